@@ -1,0 +1,137 @@
+"""The on-disk companion of one index generation, kept in step with its Chroma collection.
+
+`data/index/<collection>/` holds the manifest (which documents, with which content hash, made which
+chunks), every chunk's text and metadata, and the BM25 index over the same chunks. It is written
+to a temporary folder and renamed into place before the generation is switched in, so a reader
+finds either a complete catalog or none. When it is missing (a Chroma server indexed from another
+host, or a crash after the switch), it is rebuilt from the collection itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from assistant.documents import embed_text
+from assistant.errors import StoreError
+from assistant.lexical import LexicalIndex
+from assistant.store import ChromaStore, StoredChunk
+
+MANIFEST = "manifest.json"
+CHUNKS = "chunks.jsonl"
+
+
+@dataclass(frozen=True)
+class DocEntry:
+    doc_hash: str
+    chunk_ids: list[str]
+    title: str
+    kind: str
+    source_path: str
+
+
+@dataclass
+class Catalog:
+    collection: str
+    documents: dict[str, DocEntry]
+    chunks: dict[str, StoredChunk]
+    lexical: LexicalIndex
+
+    @classmethod
+    def build(cls, collection: str, chunks: list[StoredChunk]) -> Catalog:
+        """Manifest and BM25 derived from the chunks (their metadata carries doc id and hash)."""
+        documents: dict[str, DocEntry] = {}
+        ordered = sorted(chunks, key=lambda c: (str(c.metadata.get("doc_id")), int(c.metadata.get("chunk_no", 0))))
+        for chunk in ordered:
+            meta = chunk.metadata
+            doc_id = str(meta["doc_id"])
+            if doc_id not in documents:
+                documents[doc_id] = DocEntry(
+                    doc_hash=str(meta.get("doc_hash", "")),
+                    chunk_ids=[],
+                    title=str(meta.get("title", "")),
+                    kind=str(meta.get("kind", "")),
+                    source_path=str(meta.get("source_path", "")),
+                )
+            documents[doc_id].chunk_ids.append(chunk.chunk_id)
+        lexical = LexicalIndex.build([c.chunk_id for c in ordered], [lexical_text(c) for c in ordered])
+        return cls(collection, documents, {c.chunk_id: _without_embedding(c) for c in ordered}, lexical)
+
+    @classmethod
+    def rebuild_from_store(cls, store: ChromaStore, collection: str) -> Catalog:
+        return cls.build(collection, list(store.fetch(collection)))
+
+    def save(self, root: Path) -> Path:
+        """Write atomically to `root/<collection>`."""
+        final = root / self.collection
+        temp = root / f"{self.collection}.tmp-{os.getpid()}"
+        shutil.rmtree(temp, ignore_errors=True)
+        temp.mkdir(parents=True)
+        manifest = {"collection": self.collection, "documents": {k: asdict(v) for k, v in self.documents.items()}}
+        _write(temp / MANIFEST, json.dumps(manifest, ensure_ascii=False))
+        _write(
+            temp / CHUNKS,
+            "".join(
+                json.dumps({"id": c.chunk_id, "text": c.text, "metadata": c.metadata}, ensure_ascii=False) + "\n"
+                for c in self.chunks.values()
+            ),
+        )
+        self.lexical.save(temp)
+        _fsync_dir(temp)
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(temp, final)
+        _fsync_dir(root)
+        return final
+
+    @classmethod
+    def load(cls, root: Path, collection: str) -> Catalog:
+        folder = root / collection
+        try:
+            manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+            chunks: dict[str, StoredChunk] = {}
+            with (folder / CHUNKS).open(encoding="utf-8") as handle:
+                for line in handle:
+                    row = json.loads(line)
+                    chunks[row["id"]] = StoredChunk(row["id"], row["text"], row["metadata"])
+        except (OSError, ValueError, KeyError) as exc:
+            raise StoreError(f"cannot read the index catalog in {folder}: {exc}") from exc
+        documents = {k: DocEntry(**v) for k, v in manifest["documents"].items()}
+        return cls(collection, documents, chunks, LexicalIndex.load(folder))
+
+    @classmethod
+    def open(cls, root: Path, store: ChromaStore, collection: str) -> Catalog:
+        """Load the catalog of `collection`, rebuilding and saving it if it is missing."""
+        if (root / collection / MANIFEST).exists():
+            return cls.load(root, collection)
+        catalog = cls.rebuild_from_store(store, collection)
+        catalog.save(root)
+        return catalog
+
+
+def lexical_text(chunk: StoredChunk) -> str:
+    meta = chunk.metadata
+    label = " ".join(str(p) for p in (meta.get("chapter", ""), meta.get("section", "")) if p)
+    return embed_text(str(meta.get("title", "")), str(meta.get("kind", "")), label, chunk.text)
+
+
+def _without_embedding(chunk: StoredChunk) -> StoredChunk:
+    return chunk if chunk.embedding is None else StoredChunk(chunk.chunk_id, chunk.text, chunk.metadata)
+
+
+def _write(path: Path, text: str) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,130 @@
+"""`zhengwu`: the command line. Each subcommand is a thin face over library code."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from assistant.errors import ZhengwuError
+from assistant.settings import Settings
+
+app = typer.Typer(help="政务问答助手 Zhengwu: index the corpus, ask questions, serve the API.", no_args_is_help=True)
+corpus_app = typer.Typer(help="Inspect the shipped corpus.", no_args_is_help=True)
+app.add_typer(corpus_app, name="corpus")
+console = Console()
+errors = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ZhengwuError as exc:
+        errors.print(f"[red]配置错误 / configuration error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+@app.command()
+def index(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders (default: the corpus dir).")] = None,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-embed every document.")] = False,
+) -> None:
+    """Index documents into Chroma (incremental; atomic switch when complete)."""
+    from assistant.embedders import create_embedder
+    from assistant.store import ChromaStore
+    from indexer.indexing import Indexer
+    from indexer.loaders import load_paths
+    from indexer.splitter import Splitter
+
+    settings = _settings()
+    sources = paths or [settings.corpus_dir]
+    try:
+        loaded = load_paths(sources, root=Path.cwd())
+        for problem in loaded.problems:
+            errors.print(f"[yellow]skipped[/yellow] {problem.path}: {problem.reason}")
+        indexer = Indexer(
+            store=ChromaStore.connect(settings),
+            embedder=create_embedder(settings.embedder, settings.threads),
+            splitter=Splitter(settings.chunk_chars, settings.chunk_overlap),
+            catalog_root=settings.index_dir,
+            index_name=settings.index_name,
+            batch_size=settings.batch_size,
+        )
+        with Progress(
+            TextColumn("[bold]embedding[/bold]"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("chunks · {task.fields[rate]}"), TimeRemainingColumn(),
+            console=console, transient=False, disable=not console.is_terminal,
+        ) as progress:
+            task = progress.add_task("embed", total=None, rate="")
+
+            def on_progress(done: int, total: int) -> None:
+                elapsed = progress.tasks[0].elapsed or 0.0
+                rate = f"{done / elapsed:.1f}/s" if elapsed > 0 and done else ""
+                progress.update(task, completed=done, total=total, rate=rate)
+
+            summary = indexer.run(loaded.documents, rebuild=rebuild, on_progress=on_progress)
+    except ZhengwuError as exc:
+        errors.print(f"[red]indexing failed:[/red] {exc}")
+        raise typer.Exit(1) from exc
+
+    table = Table(title=f"index {summary.index_key} → {summary.collection}")
+    for column in ("added", "updated", "removed", "unchanged", "skipped files", "chunks", "embedded", "seconds", "chunks/s"):
+        table.add_column(column, justify="right")
+    table.add_row(
+        str(summary.added), str(summary.updated), str(summary.removed), str(summary.unchanged),
+        str(len(loaded.problems)), str(summary.chunks_total), str(summary.chunks_embedded),
+        f"{summary.seconds:.2f}", f"{summary.chunks_per_second:.1f}",
+    )
+    console.print(table)
+    if not summary.switched:
+        console.print("nothing changed: the live index was left as it is")
+
+
+@corpus_app.command("stats")
+def corpus_stats(
+    as_json: Annotated[bool, typer.Option("--json", help="Also print one JSON object on the last line.")] = False,
+) -> None:
+    """Count the corpus per kind, the glossary, the dialect lexicon and the eval set."""
+    from eval.questions import load_questions
+    from assistant.lexicon import load_dialect, load_glossary
+    from indexer.loaders import load_paths
+
+    settings = _settings()
+    try:
+        loaded = load_paths([settings.corpus_dir], root=Path.cwd())
+        counts = Counter(doc.kind for doc in loaded.documents)
+        stats = {kind: counts.get(kind, 0) for kind in ("guide", "policy", "faq", "bundle")}
+        stats["glossary"] = len(load_glossary(settings.corpus_dir / "glossary.yaml"))
+        stats["dialect"] = len(load_dialect(settings.corpus_dir / "dialect.yaml"))
+        questions = load_questions(Path("eval") / "questions.jsonl")
+        stats["eval_questions"] = len(questions)
+        stats["eval_must_refuse"] = sum(q.must_refuse for q in questions)
+        stats["skipped_files"] = len(loaded.problems)
+    except ZhengwuError as exc:
+        errors.print(f"[red]cannot read the corpus:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    for problem in loaded.problems:
+        errors.print(f"[yellow]skipped[/yellow] {problem.path}: {problem.reason}")
+    table = Table(title="corpus")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for key, value in stats.items():
+        table.add_row(key, str(value))
+    console.print(table)
+    if as_json:
+        sys.stdout.write(json.dumps(stats, ensure_ascii=False) + "\n")
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m assistant.cli`
+    app()

@@ -1,0 +1,91 @@
+"""Lexical retrieval: BM25 (`bm25s`) over jieba tokens.
+
+Texts are tokenised with jieba's search mode (words and their sub-words), lower-cased, with
+punctuation and a handful of function words dropped; Latin letters and digits stay as tokens, so
+"20元", "60日" and form numbers still match.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from pathlib import Path
+
+import bm25s
+import numpy as np
+
+from assistant.errors import StoreError
+
+STOPWORDS = frozenset(
+    "的 了 和 与 及 或 是 在 有 就 都 也 还 要 吗 呢 吧 啊 呀 么 嘛 我 你 您 他 她 它 我们 你们 他们 这 那 这个 那个 "
+    "一个 请问 一下 怎么 如何 什么 可以 能 能否 是否 需要 应当 应该 哪些 哪里 多少 为什么 怎样 办".split()
+)
+TOKEN_OK = re.compile(r"[\w\u4e00-\u9fff]")
+_jieba_lock = threading.Lock()
+_jieba_ready = False
+
+
+def tokenize(text: str) -> list[str]:
+    """jieba search-mode tokens, without punctuation and stopwords."""
+    import jieba
+
+    global _jieba_ready
+    if not _jieba_ready:
+        with _jieba_lock:
+            if not _jieba_ready:
+                jieba.setLogLevel(logging.WARNING)
+                jieba.initialize()
+                _jieba_ready = True
+    tokens = []
+    for token in jieba.lcut_for_search(text.lower()):
+        token = token.strip()
+        if token and token not in STOPWORDS and TOKEN_OK.search(token):
+            tokens.append(token)
+    return tokens
+
+
+class LexicalIndex:
+    """BM25 over a fixed list of chunk ids."""
+
+    def __init__(self, ids: list[str], model: bm25s.BM25) -> None:
+        self.ids = ids
+        self._model = model
+        self._vocab: dict[str, int] = dict(model.vocab_dict)
+
+    @classmethod
+    def build(cls, ids: list[str], texts: list[str]) -> LexicalIndex:
+        if len(ids) != len(texts):
+            raise ValueError(f"ids and texts differ in length: {len(ids)} != {len(texts)}")
+        model = bm25s.BM25()
+        # An empty text still needs a token so bm25s keeps the rows aligned with ids.
+        model.index([tokenize(t) or ["\u2205"] for t in texts] or [["\u2205"]], show_progress=False)
+        return cls(list(ids), model)
+
+    def search(self, query: str, k: int) -> list[tuple[str, float]]:
+        """The `k` best chunk ids with their BM25 scores (only chunks that share a term)."""
+        if k < 1:
+            raise ValueError(f"k must be greater than 0, got {k}")
+        token_ids = [self._vocab[t] for t in tokenize(query) if t in self._vocab]
+        if not token_ids or not self.ids:
+            return []
+        scores = np.asarray(self._model.get_scores_from_ids(token_ids), dtype=np.float32)
+        k = min(k, len(self.ids))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self._model.save(str(folder / "bm25"), show_progress=False)
+        (folder / "bm25_ids.json").write_text(json.dumps(self.ids), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> LexicalIndex:
+        try:
+            ids = json.loads((folder / "bm25_ids.json").read_text(encoding="utf-8"))
+            model = bm25s.BM25.load(str(folder / "bm25"), show_progress=False)
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"cannot load the BM25 index in {folder}: {exc}") from exc
+        return cls(ids, model)

