@@ -27,7 +27,7 @@ def _settings() -> Settings:
     try:
         return Settings.from_env()
     except ZhengwuError as exc:
-        errors.print(f"[red]配置错误 / configuration error:[/red] {exc}")
+        errors.print(f"[red]配置错误 / configuration error:[/red] {exc}", soft_wrap=True)
         raise typer.Exit(2) from exc
 
 
@@ -48,7 +48,7 @@ def index(
     try:
         loaded = load_paths(sources, root=Path.cwd())
         for problem in loaded.problems:
-            errors.print(f"[yellow]skipped[/yellow] {problem.path}: {problem.reason}")
+            errors.print(f"[yellow]skipped[/yellow] {problem.path}: {problem.reason}", soft_wrap=True)
         indexer = Indexer(
             store=ChromaStore.connect(settings),
             embedder=create_embedder(settings.embedder, settings.threads),
@@ -71,18 +71,22 @@ def index(
 
             summary = indexer.run(loaded.documents, rebuild=rebuild, on_progress=on_progress)
     except ZhengwuError as exc:
-        errors.print(f"[red]indexing failed:[/red] {exc}")
+        errors.print(f"[red]indexing failed:[/red] {exc}", soft_wrap=True)
         raise typer.Exit(1) from exc
 
-    table = Table(title=f"index {summary.index_key} → {summary.collection}")
-    for column in ("added", "updated", "removed", "unchanged", "skipped files", "chunks", "embedded", "seconds", "chunks/s"):
-        table.add_column(column, justify="right")
-    table.add_row(
-        str(summary.added), str(summary.updated), str(summary.removed), str(summary.unchanged),
-        str(len(loaded.problems)), str(summary.chunks_total), str(summary.chunks_embedded),
-        f"{summary.seconds:.2f}", f"{summary.chunks_per_second:.1f}",
-    )
+    table = Table(title=f"index {summary.index_key}", show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    for what, value in (
+        ("added documents", summary.added), ("updated documents", summary.updated),
+        ("removed documents", summary.removed), ("unchanged documents", summary.unchanged),
+        ("skipped files", len(loaded.problems)), ("chunks in index", summary.chunks_total),
+        ("chunks embedded", summary.chunks_embedded), ("seconds", f"{summary.seconds:.2f}"),
+        ("chunks/s", f"{summary.chunks_per_second:.1f}"),
+    ):
+        table.add_row(what, str(value))
     console.print(table)
+    console.print(f"live collection: {summary.collection}", soft_wrap=True)
     if not summary.switched:
         console.print("nothing changed: the live index was left as it is")
 
@@ -103,15 +107,15 @@ def corpus_stats(
         stats = {kind: counts.get(kind, 0) for kind in ("guide", "policy", "faq", "bundle")}
         stats["glossary"] = len(load_glossary(settings.corpus_dir / "glossary.yaml"))
         stats["dialect"] = len(load_dialect(settings.corpus_dir / "dialect.yaml"))
-        questions = load_questions(Path("eval") / "questions.jsonl")
+        questions = load_questions(settings.eval_questions)
         stats["eval_questions"] = len(questions)
         stats["eval_must_refuse"] = sum(q.must_refuse for q in questions)
         stats["skipped_files"] = len(loaded.problems)
     except ZhengwuError as exc:
-        errors.print(f"[red]cannot read the corpus:[/red] {exc}")
+        errors.print(f"[red]cannot read the corpus:[/red] {exc}", soft_wrap=True)
         raise typer.Exit(1) from exc
     for problem in loaded.problems:
-        errors.print(f"[yellow]skipped[/yellow] {problem.path}: {problem.reason}")
+        errors.print(f"[yellow]skipped[/yellow] {problem.path}: {problem.reason}", soft_wrap=True)
     table = Table(title="corpus")
     table.add_column("what")
     table.add_column("count", justify="right")

@@ -27,6 +27,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(Path("data"), description="Where the index, caches and stores live.")
     corpus_dir: Path = Field(Path("corpus"), description="The shipped corpus indexed by `zhengwu index`.")
+    eval_questions: Path = Field(Path("eval/questions.jsonl"), description="The staff eval set.")
     chroma_url: str | None = Field(
         None,
         description="URL of a Chroma server (`chroma run`), e.g. http://127.0.0.1:8000. "

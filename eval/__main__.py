@@ -1,0 +1,125 @@
+"""`python -m eval …`: benchmarks that print their figures (and, with --json, one JSON object on
+the last line). Commands, not tests: the suite only checks they run on tiny inputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from assistant.errors import ZhengwuError
+from assistant.settings import Settings
+
+app = typer.Typer(help="Zhengwu benchmarks and the staff eval harness.", no_args_is_help=True)
+console = Console(stderr=True)
+DENSE = {"e5": "e5", "use": "use", "m3e": "st:m3e-small"}
+
+Threads = Annotated[int, typer.Option("--threads", min=1, help="CPU threads (pinned; default 1).")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object with every figure on the last line.")]
+
+
+def _settings(threads: int) -> Settings:
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[name] = str(threads)
+    return Settings.from_env(threads=threads)
+
+
+def _emit(figures: dict, as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(figures, ensure_ascii=False) + "\n")
+
+
+@app.command()
+def throughput(
+    data: Annotated[list[Path] | None, typer.Option("--data", help="Documents to index (default: the corpus).")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="Use at most this many documents.")] = 10_000,
+    threads: Threads = 1,
+    as_json: AsJson = False,
+) -> None:
+    """Indexing chunks/s beside the embedder's raw encode chunks/s, same run."""
+    from assistant.embedders import create_embedder
+    from eval.throughput import measure_throughput
+    from indexer.loaders import load_paths
+
+    settings = _settings(threads)
+    try:
+        documents = load_paths(data or [settings.corpus_dir], root=Path.cwd()).documents[:limit]
+        result = measure_throughput(documents, create_embedder(settings.embedder, threads), settings)
+    except ZhengwuError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    table = Table(title=f"indexing throughput ({settings.embedder}, {threads} thread(s))")
+    for column in ("documents", "chunks", "raw encode chunks/s", "indexer chunks/s", "indexer / raw"):
+        table.add_column(column, justify="right")
+    table.add_row(str(result.documents), str(result.chunks), f"{result.raw_chunks_per_s:.1f}",
+                  f"{result.index_chunks_per_s:.1f}", f"{result.ratio:.1%}")
+    Console().print(table)
+    _emit({"embedder": settings.embedder, "threads": threads, "documents": result.documents, "chunks": result.chunks,
+           "raw_chunks_per_s": round(result.raw_chunks_per_s, 2),
+           "index_chunks_per_s": round(result.index_chunks_per_s, 2), "ratio": round(result.ratio, 4)}, as_json)
+
+
+@app.command()
+def bench(
+    benchmark: Annotated[str, typer.Argument(help="msgabench or ncp")],
+    data: Annotated[Path, typer.Option("--data", help="msgabench: zhengwu_qa.jsonl; ncp: the dataset folder.")],
+    split: Annotated[str, typer.Option(help="dev, test or all (sha1(id) % 5 == 0 is test).")] = "test",
+    queries: Annotated[Path | None, typer.Option("--queries", help="Own questions: JSON lines {question, relevant_ids}.")] = None,
+    systems: Annotated[str, typer.Option(help="Comma-separated: bm25, e5, use, m3e.")] = "bm25,e5,use,m3e",
+    limit: Annotated[int, typer.Option(min=1, help="Score at most this many queries.")] = 100_000,
+    threads: Threads = 1,
+    as_json: AsJson = False,
+) -> None:
+    """Retrieval benchmark: every system side by side, one run."""
+    from assistant.embedders import create_embedder
+    from eval import bench as runner
+    from eval.datasets import load_msgabench, load_ncp, load_query_file
+    from indexer.splitter import Splitter
+
+    if split not in ("dev", "test", "all"):
+        raise typer.BadParameter(f"split must be dev, test or all, got {split!r}")
+    wanted = [s.strip() for s in systems.split(",") if s.strip()]
+    unknown = [s for s in wanted if s != "bm25" and s not in DENSE]
+    if unknown:
+        raise typer.BadParameter(f"unknown system(s): {', '.join(unknown)}")
+    settings = _settings(threads)
+    try:
+        loaders = {"msgabench": load_msgabench, "ncp": load_ncp}
+        if benchmark not in loaders:
+            raise typer.BadParameter(f"benchmark must be msgabench or ncp, got {benchmark!r}")
+        loaded = loaders[benchmark](data, split)  # type: ignore[operator]
+        asked = (load_query_file(queries) if queries else loaded.queries)[:limit]
+        chunks = runner.chunk_benchmark(loaded, Splitter(settings.chunk_chars, settings.chunk_overlap))
+        results: dict[str, dict[str, float]] = {}
+        for system in wanted:
+            if system == "bm25":
+                index = runner.build_bm25(chunks)
+                rankings, seconds = runner.timed(lambda: runner.rank_bm25(asked, chunks, index))
+            else:
+                embedder = create_embedder(DENSE[system], threads)
+                vectors, embed_seconds = runner.timed(lambda: runner.embed_chunks(
+                    chunks, embedder, settings.data_dir / "bench-cache", f"{benchmark}-{loaded.fingerprint}"))
+                console.print(f"{system}: corpus embeddings ready in {embed_seconds:.1f}s ({len(chunks)} chunks)")
+                rankings, seconds = runner.timed(lambda: runner.rank_dense(asked, chunks, vectors, embedder))
+            results[system] = {**runner.score(asked, rankings), "query_ms": round(1000 * seconds / max(len(asked), 1), 2)}
+    except ZhengwuError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    table = Table(title=f"{benchmark} · split {split} · {len(asked)} questions · {len(loaded.documents)} documents")
+    for column in ("system", "hit@1", "hit@5", "MRR@10", "ms/query"):
+        table.add_column(column, justify="right")
+    for system, figures in results.items():
+        table.add_row(system, f"{figures['hit@1']:.3f}", f"{figures['hit@5']:.3f}", f"{figures['mrr@10']:.3f}",
+                      f"{figures['query_ms']:.1f}")
+    Console().print(table)
+    _emit({"benchmark": benchmark, "split": split, "n": len(asked), "threads": threads, "systems": results}, as_json)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,75 @@
+"""The benchmark commands run end to end on tiny inputs and print their JSON figures last."""
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from eval.__main__ import app
+from eval.bench import score
+from eval.datasets import BenchQuery, in_split, load_msgabench
+from eval.bench import Ranking
+
+runner = CliRunner()
+QA = [
+    ("q1", "身份证丢了怎么补办", "居民身份证丢失的，带户口簿到派出所户政窗口申请补领，工本费40元。"),
+    ("q2", "失业金怎么领", "失业人员办理失业登记后，可以按月领取失业保险金。"),
+    ("q3", "新车怎么上牌", "新车上牌需要到车管所办理机动车注册登记，带购车发票和交强险凭证。"),
+    ("q4", "结婚登记要带什么", "结婚登记双方带居民身份证到婚姻登记机关办理。"),
+    ("q5", "公积金租房能提取吗", "租房可以提取住房公积金，按月或按年提取。"),
+]
+
+
+def write_qa(path: Path) -> Path:
+    path.write_text("".join(json.dumps({"id": i, "question": q, "answer": a, "department": "示例局"}, ensure_ascii=False) + "\n"
+                            for i, q, a in QA), encoding="utf-8")
+    return path
+
+
+def test_bench_prints_every_system_and_json_last(tmp_path: Path) -> None:
+    data = write_qa(tmp_path / "qa.jsonl")
+    result = runner.invoke(app, ["bench", "msgabench", "--data", str(data), "--split", "all", "--systems", "bm25,use", "--json"],
+                           env={"ZHENGWU_DATA_DIR": str(tmp_path / "data")})
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output.strip().splitlines()[-1])
+    assert figures["benchmark"] == "msgabench" and figures["n"] == 5 and set(figures["systems"]) == {"bm25", "use"}
+    assert figures["systems"]["bm25"]["hit@5"] == 1.0  # five distinct questions over five answers
+    assert 0.0 <= figures["systems"]["use"]["hit@1"] <= 1.0
+    assert list((tmp_path / "data" / "bench-cache").glob("msgabench-*-use-*.npy"))  # cached for the next run
+
+
+def test_bench_scores_a_query_file(tmp_path: Path) -> None:
+    data = write_qa(tmp_path / "qa.jsonl")
+    queries = tmp_path / "mine.jsonl"
+    queries.write_text('{"question": "身份证丢失了怎么补领", "relevant_ids": ["q1"]}\n', encoding="utf-8")
+    result = runner.invoke(app, ["bench", "msgabench", "--data", str(data), "--split", "all", "--queries", str(queries),
+                                 "--systems", "bm25", "--json"], env={"ZHENGWU_DATA_DIR": str(tmp_path / "data")})
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output.strip().splitlines()[-1])["systems"]["bm25"]["hit@1"] == 1.0
+
+
+def test_bench_rejects_unknown_systems(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["bench", "msgabench", "--data", str(write_qa(tmp_path / "qa.jsonl")), "--systems", "gpt"])
+    assert result.exit_code != 0 and "unknown system" in result.output
+
+
+def test_throughput_reports_raw_and_indexer_rates(tmp_path: Path, tiny_corpus: Path) -> None:
+    result = runner.invoke(app, ["throughput", "--data", str(tiny_corpus), "--json"],
+                           env={"ZHENGWU_DATA_DIR": str(tmp_path / "data"), "ZHENGWU_EMBEDDER": "use"})
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output.strip().splitlines()[-1])
+    assert figures["documents"] == 4 and figures["chunks"] == 15
+    assert figures["raw_chunks_per_s"] > 0 and figures["index_chunks_per_s"] > 0
+    assert figures["ratio"] == round(figures["index_chunks_per_s"] / figures["raw_chunks_per_s"], 4)
+
+
+def test_identical_answers_count_as_hits_and_splits_are_stable(tmp_path: Path) -> None:
+    data = tmp_path / "qa.jsonl"
+    data.write_text('{"id": "a", "question": "问一", "answer": "同一个答案"}\n{"id": "b", "question": "问二", "answer": "同一个答案"}\n',
+                    encoding="utf-8")
+    bench = load_msgabench(data, "all")
+    assert bench.queries[0].relevant == frozenset({"a", "b"})
+    assert score(bench.queries, [Ranking("a", ["b"]), Ranking("b", ["x", "a"])]) == {"hit@1": 0.5, "hit@5": 1.0, "mrr@10": 0.75}
+    assert [in_split(k, "test") for k in ("msga-qa-0001", "msga-qa-0005")] == [in_split(k, "test") for k in ("msga-qa-0001", "msga-qa-0005")]
+    assert all(in_split(k, "test") != in_split(k, "dev") for k in ("a", "b", "c"))
+    assert BenchQuery("x", "q", frozenset()).relevant == frozenset()
