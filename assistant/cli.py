@@ -91,6 +91,25 @@ def index(
         console.print("nothing changed: the live index was left as it is")
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the HTTP API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = _settings()
+    try:
+        application = create_app(settings)
+    except ZhengwuError as exc:
+        errors.print(f"[red]cannot start:[/red] {exc}", soft_wrap=True)
+        raise typer.Exit(1) from exc
+    uvicorn.run(application, host=host, port=port, log_level="info")
+
+
 @corpus_app.command("stats")
 def corpus_stats(
     as_json: Annotated[bool, typer.Option("--json", help="Also print one JSON object on the last line.")] = False,

@@ -1,0 +1,67 @@
+"""`create_app(settings)`: the FastAPI application served by `zhengwu serve`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from assistant.catalog import Catalog
+from assistant.errors import IndexNotFoundError, StoreError, ZhengwuError
+from assistant.settings import Settings
+from assistant.store import ChromaStore
+
+
+class Health(BaseModel):
+    status: str
+    index_loaded: bool
+    index: str
+    collection: str | None
+    documents: int
+    chunks: int
+    embedder: str
+    store: str
+
+
+def create_app(settings: Settings) -> FastAPI:
+    app = FastAPI(title="政务问答助手 Zhengwu", version="0.1.0",
+                  description="Cited answers about government services and policies.")
+    app.state.settings = settings
+    app.state.store = ChromaStore.connect(settings)
+
+    @app.exception_handler(ZhengwuError)
+    async def _zhengwu_error(_: Request, exc: ZhengwuError) -> JSONResponse:
+        status = 503 if isinstance(exc, StoreError) else 500
+        return JSONResponse({"error": type(exc).__name__, "message": str(exc)}, status_code=status)
+
+    @app.get("/healthz", response_model=Health)
+    def healthz(store: Annotated[ChromaStore, Depends(_store)]) -> JSONResponse | Health:
+        index_key = f"{settings.index_name}-{_embedder_key(settings)}"
+        try:
+            live = store.require_live(index_key)
+        except IndexNotFoundError:
+            body = Health(status="no_index", index_loaded=False, index=index_key, collection=None, documents=0,
+                          chunks=0, embedder=settings.embedder, store=store.description)
+            return JSONResponse(body.model_dump(), status_code=503)
+        catalog = Catalog.open(settings.index_dir, store, live)
+        return Health(status="ok", index_loaded=True, index=index_key, collection=live, documents=len(catalog.documents),
+                      chunks=len(catalog.chunks), embedder=settings.embedder, store=store.description)
+
+    return app
+
+
+def _store(request: Request) -> ChromaStore:
+    return request.app.state.store
+
+
+def _embedder_key(settings: Settings) -> str:
+    """The index key part of the embedder, without loading the model."""
+    from assistant.embedders import BUNDLED_ST_MODELS
+
+    if settings.embedder.startswith("st:") and settings.embedder[3:] not in BUNDLED_ST_MODELS:
+        from assistant.embedders import create_embedder
+
+        return create_embedder(settings.embedder, 1).key
+    return settings.embedder if not settings.embedder.startswith("st:") else f"st-{settings.embedder[3:]}"
