@@ -1,0 +1,126 @@
+"""Query understanding before retrieval.
+
+A question is normalised step by step, and the original is always kept for display:
+1. width and compatibility forms folded (NFKC), Traditional → Simplified characters (OpenCC);
+2. dialect and colloquial expressions → standard Mandarin (corpus/dialect.yaml), longest first;
+3. Chinese numerals before a unit → digits ("六十日" → "60日"), as the corpus writes them;
+4. glossary terms expanded both ways: an official term adds its everyday wording and the other way
+   round, so "给新房上户口" also searches for "房屋产权初始登记".
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from assistant.lexicon import DialectEntry, GlossaryEntry
+
+DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+UNITS = {"十": 10, "百": 100, "千": 1000}
+NUMBER_BEFORE_UNIT = re.compile(
+    r"([零〇一二两三四五六七八九]*[十百千][零〇一二两三四五六七八九十百千]*)"
+    r"(?=(个工作日|个月|工作日|周岁|万元|日|天|元|年|岁|分|周|小时))"
+)  # only numerals with 十/百/千: "一次性" and "三个月" stay as written
+MIN_EXPANSION_CHARS = 3
+
+
+@dataclass(frozen=True)
+class Query:
+    """A normalised question. `text` is what retrieval matches; `original` is what was asked."""
+
+    original: str
+    text: str
+    expansions: tuple[str, ...] = ()
+    dialects: tuple[str, ...] = ()
+    traditional: bool = False
+    replaced: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+
+    @property
+    def search_text(self) -> str:
+        return " ".join((self.text, *self.expansions))
+
+
+def chinese_number(text: str) -> int | None:
+    """'六十' → 60, '二十' → 20, '一百二十' → 120, '三' → 3; None when not a plain number."""
+    total, current = 0, 0
+    for char in text:
+        if char in DIGITS:
+            current = current * 10 + DIGITS[char] if current and text[0] not in UNITS else DIGITS[char]
+        elif char in UNITS:
+            total += (current or 1) * UNITS[char]
+            current = 0
+        else:
+            return None
+    return total + current
+
+
+class QueryNormalizer:
+    """Normalises questions with the dialect lexicon and the glossary."""
+
+    def __init__(self, dialect: list[DialectEntry], glossary: list[GlossaryEntry]) -> None:
+        import opencc
+
+        self._to_simplified = opencc.OpenCC("t2s")
+        self._standard = {entry.expr: entry for entry in dialect}
+        self._dialect_pattern = _alternation(self._standard)
+        pairs: dict[str, str] = {}
+        for entry in glossary:
+            if len(entry.term) >= 2 and len(entry.plain) >= MIN_EXPANSION_CHARS:
+                pairs.setdefault(entry.term, entry.plain)
+                pairs.setdefault(entry.plain, entry.term)
+        self._glossary = pairs
+        self._glossary_pattern = _alternation(pairs)
+
+    def normalize(self, question: str) -> Query:
+        folded = unicodedata.normalize("NFKC", question).strip()
+        simplified = self._to_simplified.convert(folded)
+        replaced: list[tuple[str, str]] = []
+        dialects: list[str] = []
+
+        def substitute(match: re.Match[str]) -> str:
+            expr = match.group(0)
+            entry = self._standard[expr]
+            if _already_standard(simplified, match.start(), match.end(), entry.standard, expr):
+                return expr
+            replaced.append((expr, entry.standard))
+            if entry.dialect != "口语" and entry.dialect not in dialects:
+                dialects.append(entry.dialect)
+            return entry.standard
+
+        text = self._dialect_pattern.sub(substitute, simplified) if self._dialect_pattern else simplified
+        text = NUMBER_BEFORE_UNIT.sub(lambda m: _digits(m.group(1)), text)
+        expansions: list[str] = []
+        if self._glossary_pattern:
+            for match in self._glossary_pattern.finditer(text):
+                other = self._glossary[match.group(0)]
+                if other not in text and other not in expansions:
+                    expansions.append(other)
+        return Query(
+            original=question,
+            text=text,
+            expansions=tuple(expansions),
+            dialects=tuple(dialects),
+            traditional=simplified != folded,
+            replaced=tuple(replaced),
+        )
+
+
+def _alternation(keys: dict[str, object]) -> re.Pattern[str] | None:
+    if not keys:
+        return None
+    return re.compile("|".join(re.escape(k) for k in sorted(keys, key=len, reverse=True)))
+
+
+def _already_standard(text: str, start: int, end: int, standard: str, expr: str) -> bool:
+    """True when the expression already sits inside its own standard form (报销 in 医疗费用报销)."""
+    offset = standard.find(expr)
+    if offset < 0:
+        return False
+    begin = start - offset
+    return begin >= 0 and text[begin : begin + len(standard)] == standard
+
+
+def _digits(numeral: str) -> str:
+    value = chinese_number(numeral)
+    return numeral if value is None else str(value)

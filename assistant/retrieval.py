@@ -1,0 +1,182 @@
+"""Hybrid retrieval: dense (Chroma, the configured embedder) + lexical (BM25 over jieba tokens),
+fused by weighted reciprocal rank, after query normalisation (assistant.query).
+
+The retriever always reads the live generation: it follows the registry pointer, loads that
+generation's catalog once, and if a re-index switched and dropped the generation between two calls
+it re-resolves and retries once. `as_langchain()` exposes it as a LangChain `BaseRetriever`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from assistant.catalog import Catalog
+from assistant.documents import Scalar
+from assistant.embedders import Embedder
+from assistant.errors import ConfigError, StoreError
+from assistant.query import Query, QueryNormalizer
+from assistant.store import ChromaStore
+
+
+@dataclass(frozen=True)
+class Passage:
+    """One retrieved chunk with its fused score and everything a citation needs."""
+
+    chunk_id: str
+    doc_id: str
+    text: str
+    metadata: dict[str, Scalar]
+    score: float
+    dense: float | None = None  # cosine similarity, when the dense side found it
+    lexical: float | None = None  # BM25 score, when the lexical side found it
+
+    @property
+    def title(self) -> str:
+        return str(self.metadata.get("title", ""))
+
+    @property
+    def kind(self) -> str:
+        return str(self.metadata.get("kind", ""))
+
+    @property
+    def section(self) -> str:
+        return str(self.metadata.get("section", ""))
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Metadata filters. `region` keeps national documents too; `effective_on` drops documents
+    not yet in force or already expired on that date."""
+
+    region: str | None = None
+    kinds: tuple[str, ...] = ()
+    department: str | None = None
+    effective_on: dt.date | None = None
+
+    def accepts(self, meta: dict[str, Scalar]) -> bool:
+        if self.region and meta.get("region") not in (self.region, "全国", ""):
+            return False
+        if self.kinds and meta.get("kind") not in self.kinds:
+            return False
+        if self.department and self.department not in str(meta.get("department", "")):
+            return False
+        if self.effective_on:
+            day = self.effective_on.isoformat()
+            if str(meta.get("effective_date") or "") > day:
+                return False
+            expires = str(meta.get("expires") or "")
+            if expires and expires < day:
+                return False
+        return True
+
+
+@dataclass(frozen=True)
+class FusionWeights:
+    """Weighted reciprocal-rank fusion: score = Σ weight / (k + rank)."""
+
+    dense: float = 1.0
+    lexical: float = 1.0
+    k: int = 60
+    depth: int = 50  # candidates taken from each side
+
+    def __post_init__(self) -> None:
+        if self.dense < 0 or self.lexical < 0 or self.dense + self.lexical == 0:
+            raise ConfigError(f"fusion weights must be ≥ 0 and not both 0, got {self.dense}/{self.lexical}")
+        if self.k < 1 or self.depth < 1:
+            raise ConfigError(f"k and depth must be greater than 0, got k={self.k}, depth={self.depth}")
+
+
+@dataclass
+class _Live:
+    collection: str
+    catalog: Catalog
+
+
+class HybridRetriever:
+    """Retrieve passages for a question from the live index."""
+
+    def __init__(
+        self,
+        store: ChromaStore,
+        embedder: Embedder,
+        normalizer: QueryNormalizer,
+        catalog_root: Path,
+        index_name: str = "zhengwu",
+        weights: FusionWeights | None = None,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.normalizer = normalizer
+        self.catalog_root = catalog_root
+        self.index_key = f"{index_name}-{embedder.key}"
+        self.weights = weights or FusionWeights()
+        self._live: _Live | None = None
+        self._lock = threading.Lock()
+
+    def retrieve(self, question: str | Query, k: int = 8, filters: Filters | None = None) -> list[Passage]:
+        if k < 1:
+            raise ValueError(f"k must be greater than 0, got {k}")
+        query = question if isinstance(question, Query) else self.normalizer.normalize(question)
+        if not query.text.strip():
+            return []
+        vector = self.embedder.embed_query(query.search_text)
+        try:
+            return self._retrieve(query, vector, k, filters)
+        except StoreError:
+            self._live = None  # the generation may have been switched and dropped: follow the pointer
+            return self._retrieve(query, vector, k, filters)
+
+    def live_catalog(self) -> Catalog:
+        return self._current().catalog
+
+    def _retrieve(self, query: Query, vector: list[float], k: int, filters: Filters | None) -> list[Passage]:
+        live = self._current()
+        depth = max(self.weights.depth, k)
+        dense = self.store.query(live.collection, vector, depth * (3 if filters else 1))
+        lexical = live.catalog.lexical.search(query.search_text, depth * (3 if filters else 1))
+        accepted = filters.accepts if filters else (lambda meta: True)
+        fused: dict[str, dict[str, Any]] = {}
+        dense_rank = 0
+        for hit in dense:
+            if not accepted(hit.metadata):
+                continue
+            dense_rank += 1
+            entry = fused.setdefault(hit.chunk_id, {"text": hit.text, "metadata": hit.metadata, "score": 0.0})
+            entry["dense"] = hit.score
+            entry["score"] += self.weights.dense / (self.weights.k + dense_rank)
+        lexical_rank = 0
+        for chunk_id, bm25 in lexical:
+            stored = live.catalog.chunks.get(chunk_id)
+            if stored is None or not accepted(stored.metadata):
+                continue
+            lexical_rank += 1
+            entry = fused.setdefault(chunk_id, {"text": stored.text, "metadata": stored.metadata, "score": 0.0})
+            entry["lexical"] = bm25
+            entry["score"] += self.weights.lexical / (self.weights.k + lexical_rank)
+        ranked = sorted(fused.items(), key=lambda item: -item[1]["score"])[:k]
+        return [
+            Passage(chunk_id=cid, doc_id=str(e["metadata"].get("doc_id", "")), text=e["text"], metadata=e["metadata"],
+                    score=e["score"], dense=e.get("dense"), lexical=e.get("lexical"))
+            for cid, e in ranked
+        ]
+
+    def _current(self) -> _Live:
+        collection = self.store.require_live(self.index_key)
+        live = self._live
+        if live is not None and live.collection == collection:
+            return live
+        with self._lock:
+            if self._live is None or self._live.collection != collection:
+                self._live = _Live(collection, Catalog.open(self.catalog_root, self.store, collection))
+            return self._live
+
+    def as_langchain(self, k: int = 8, filters: Filters | None = None) -> Any:
+        """This retriever as a LangChain `BaseRetriever` (documents carry the citation metadata)."""
+        from assistant.langchain_retriever import ZhengwuRetriever
+
+        return ZhengwuRetriever(retriever=self, k=k, filters=filters)
+

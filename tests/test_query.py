@@ -1,0 +1,60 @@
+import pytest
+
+from assistant.lexicon import DialectEntry, GlossaryEntry
+from assistant.query import QueryNormalizer, chinese_number
+
+DIALECT = [
+    DialectEntry("唔见咗", "丢了", "粤语"),
+    DialectEntry("点样", "怎样", "粤语"),
+    DialectEntry("咋整", "怎么办", "东北话"),
+    DialectEntry("啷个", "怎么", "川渝话"),
+    DialectEntry("报销", "医疗费用报销", "口语"),
+    DialectEntry("补办身份证", "补领居民身份证", "口语"),
+]
+GLOSSARY = [GlossaryEntry("房屋产权初始登记", "给新房上户口", "新房第一次登记")]
+
+
+@pytest.fixture(scope="module")
+def normalizer() -> QueryNormalizer:
+    return QueryNormalizer(DIALECT, GLOSSARY)
+
+
+def test_cantonese_becomes_standard_and_the_original_is_kept(normalizer: QueryNormalizer) -> None:
+    query = normalizer.normalize("我个身份证唔见咗，点样补办？")
+    assert query.text == "我个身份证丢了,怎样补办?"
+    assert query.original == "我个身份证唔见咗，点样补办？"
+    assert query.dialects == ("粤语",) and not query.traditional
+
+
+def test_traditional_characters_are_simplified(normalizer: QueryNormalizer) -> None:
+    query = normalizer.normalize("身份證丟了怎麼補辦")
+    assert query.text == "身份证丢了怎么补办" and query.traditional
+
+
+def test_longest_expression_wins_and_colloquial_is_not_a_dialect(normalizer: QueryNormalizer) -> None:
+    query = normalizer.normalize("补办身份证咋整")
+    assert query.text == "补领居民身份证怎么办"
+    assert query.dialects == ("东北话",)
+
+
+def test_an_expression_inside_its_own_standard_form_is_left_alone(normalizer: QueryNormalizer) -> None:
+    assert normalizer.normalize("医疗费用报销要什么材料").text == "医疗费用报销要什么材料"
+    assert normalizer.normalize("看病报销要什么材料").text == "看病医疗费用报销要什么材料"
+
+
+def test_glossary_terms_are_expanded_both_ways(normalizer: QueryNormalizer) -> None:
+    plain = normalizer.normalize("怎么给新房上户口")
+    assert plain.expansions == ("房屋产权初始登记",)
+    assert "房屋产权初始登记" in plain.search_text and plain.text == "怎么给新房上户口"
+    official = normalizer.normalize("房屋产权初始登记要多久")
+    assert official.expansions == ("给新房上户口",)
+
+
+def test_numerals_before_units_become_digits(normalizer: QueryNormalizer) -> None:
+    assert normalizer.normalize("是不是六十日内发证，工本费四十元").text == "是不是60日内发证,工本费40元"
+    assert normalizer.normalize("一次性创业补贴有三个月期限吗").text == "一次性创业补贴有三个月期限吗"
+
+
+@pytest.mark.parametrize(("text", "value"), [("六十", 60), ("二十", 20), ("十五", 15), ("一百二十", 120), ("十", 10), ("两", 2), ("甲", None)])
+def test_chinese_numbers(text: str, value: int | None) -> None:
+    assert chinese_number(text) == value

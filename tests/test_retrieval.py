@@ -1,0 +1,83 @@
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from assistant.embedders import Embedder
+from assistant.errors import ConfigError
+from assistant.lexicon import DialectEntry
+from assistant.query import QueryNormalizer
+from assistant.retrieval import Filters, FusionWeights, HybridRetriever
+from assistant.settings import Settings
+from assistant.store import ChromaStore
+from indexer.indexing import Indexer
+from indexer.loaders import load_paths
+from indexer.splitter import Splitter
+from tests.conftest import GUIDE_IDCARD, write
+
+
+def build(settings: Settings, embedder: Embedder, corpus: Path) -> tuple[HybridRetriever, Indexer]:
+    store = ChromaStore.connect(settings)
+    indexer = Indexer(store, embedder, Splitter(), settings.index_dir, settings.index_name)
+    indexer.run(load_paths([corpus]).documents)
+    normalizer = QueryNormalizer([DialectEntry("唔见咗", "丢了", "粤语"), DialectEntry("点样", "怎样", "粤语")], [])
+    return HybridRetriever(store, embedder, normalizer, settings.index_dir, settings.index_name), indexer
+
+
+def test_hybrid_finds_the_guide_section(chroma_mode: str, make_settings: Callable[..., Settings], e5: Embedder, tiny_corpus: Path) -> None:
+    retriever, _ = build(make_settings(chroma_mode), e5, tiny_corpus)
+    passages = retriever.retrieve("身份证丢了补办要多少钱", k=5)
+    assert passages[0].doc_id in {"guide-idcard-replace", "faq-idcard-lost-fee"}
+    fee = [p for p in passages if p.section == "收费标准"]
+    assert fee and fee[0].text == "补领工本费40元。" and fee[0].dense is not None and fee[0].lexical is not None
+    assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
+    assert fee[0].metadata["source_url"].startswith("https://") and fee[0].title == "居民身份证补领"
+
+
+def test_dialect_question_retrieves_like_its_standard_twin(make_settings: Callable[..., Settings], e5: Embedder, tiny_corpus: Path) -> None:
+    retriever, _ = build(make_settings(), e5, tiny_corpus)
+    standard = retriever.retrieve("身份证丢了怎样补办", k=3)
+    cantonese = retriever.retrieve("身份证唔见咗点样补办", k=3)
+    assert [p.chunk_id for p in cantonese] == [p.chunk_id for p in standard]
+
+
+def test_filters_apply_to_both_sides(make_settings: Callable[..., Settings], e5: Embedder, tiny_corpus: Path) -> None:
+    write(tiny_corpus / "guides" / "guide-old.md", GUIDE_IDCARD.replace("guide-idcard-replace", "guide-old")
+          .replace("effective_date: 2012-01-01", "effective_date: 2012-01-01\nexpires: 2020-01-01"))
+    retriever, _ = build(make_settings(), e5, tiny_corpus)
+    laws = retriever.retrieve("身份证丢了怎么办", k=5, filters=Filters(kinds=("policy",)))
+    assert laws and {p.kind for p in laws} == {"policy"}
+    current = retriever.retrieve("补领工本费", k=20, filters=Filters(effective_on=dt.date(2026, 1, 1)))
+    assert current and "guide-old" not in {p.doc_id for p in current}
+    everything = retriever.retrieve("补领工本费", k=20)
+    assert "guide-old" in {p.doc_id for p in everything}
+    other_city = retriever.retrieve("补领工本费", k=20, filters=Filters(region="别的市"))
+    assert {p.metadata["region"] for p in other_city} == {"全国"}
+
+
+def test_retriever_follows_a_re_index(make_settings: Callable[..., Settings], e5: Embedder, tiny_corpus: Path) -> None:
+    retriever, indexer = build(make_settings(), e5, tiny_corpus)
+    assert retriever.retrieve("补领工本费", k=3)
+    write(tiny_corpus / "guides" / "guide-idcard-replace.md", GUIDE_IDCARD.replace("补领工本费40元。", "补领工本费40元，当场缴纳。"))
+    indexer.run(load_paths([tiny_corpus]).documents)
+    texts = [p.text for p in retriever.retrieve("补领工本费", k=3)]
+    assert "补领工本费40元，当场缴纳。" in texts
+
+
+def test_langchain_retriever_returns_documents_with_citations(make_settings: Callable[..., Settings], e5: Embedder, tiny_corpus: Path) -> None:
+    retriever, _ = build(make_settings(), e5, tiny_corpus)
+    docs = retriever.as_langchain(k=2).invoke("失业保险金怎么申领")
+    assert len(docs) == 2 and docs[0].metadata["doc_id"] == "guide-unemployment-benefit"
+    assert {"title", "section", "effective_date", "source_url", "score"} <= set(docs[0].metadata)
+
+
+def test_empty_question_retrieves_nothing(make_settings: Callable[..., Settings], e5: Embedder, tiny_corpus: Path) -> None:
+    retriever, _ = build(make_settings(), e5, tiny_corpus)
+    assert retriever.retrieve("   ") == []
+
+
+@pytest.mark.parametrize("weights", [dict(dense=-1), dict(dense=0, lexical=0), dict(k=0)])
+def test_bad_fusion_weights_are_refused(weights: dict) -> None:
+    with pytest.raises(ConfigError):
+        FusionWeights(**weights)
