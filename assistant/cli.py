@@ -19,6 +19,16 @@ from assistant.settings import Settings
 app = typer.Typer(help="政务问答助手 Zhengwu: index the corpus, ask questions, serve the API.", no_args_is_help=True)
 corpus_app = typer.Typer(help="Inspect the shipped corpus.", no_args_is_help=True)
 app.add_typer(corpus_app, name="corpus")
+
+
+def _add_eval_commands() -> None:
+    """`zhengwu eval …` is the same app as `python -m eval …`."""
+    from eval.__main__ import app as eval_app
+
+    app.add_typer(eval_app, name="eval", help="Benchmarks and the staff eval harness (same as python -m eval).")
+
+
+_add_eval_commands()
 console = Console()
 errors = Console(stderr=True)
 

@@ -1,4 +1,5 @@
 import json
+import json
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -48,3 +49,17 @@ def test_unreachable_chroma_server_is_a_clear_error(tmp_path: Path, tiny_corpus:
     result = runner.invoke(app, ["index"], env=env)
     assert result.exit_code == 1
     assert "cannot open Chroma" in result.output
+
+
+def test_eval_commands_are_reachable_from_zhengwu() -> None:
+    result = runner.invoke(app, ["eval", "--help"])
+    assert result.exit_code == 0 and "bench" in result.output and "throughput" in result.output
+
+
+def test_corpus_stats_json_is_the_last_line() -> None:
+    result = runner.invoke(app, ["corpus", "stats", "--json"], env={"ZHENGWU_CORPUS_DIR": "corpus"})
+    assert result.exit_code == 0, result.output
+    stats = json.loads(result.output.strip().splitlines()[-1])
+    assert stats["guide"] >= 60 and stats["faq"] >= 150 and stats["bundle"] >= 6 and stats["policy"] >= 18
+    assert stats["glossary"] >= 200 and stats["dialect"] >= 300
+    assert stats["eval_questions"] >= 250 and stats["eval_must_refuse"] >= 40 and stats["skipped_files"] == 0
