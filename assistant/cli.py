@@ -102,6 +102,35 @@ def index(
 
 
 @app.command()
+def ask(question: Annotated[str, typer.Argument(help="The question, e.g. 身份证丢了怎么补办")]) -> None:
+    """Answer one question with numbered sources."""
+    from assistant.service import Assistant
+
+    settings = _settings()
+    try:
+        answer = Assistant.from_settings(settings).ask(question)
+    except ZhengwuError as exc:
+        errors.print(f"[red]cannot answer:[/red] {exc}", soft_wrap=True)
+        raise typer.Exit(1) from exc
+    if answer.refused and answer.handoff:
+        console.print(answer.handoff.message, soft_wrap=True)
+        if answer.handoff.phone:
+            console.print(f"相关部门：{answer.handoff.department}  {answer.handoff.phone}", soft_wrap=True)
+        return
+    for block in answer.blocks:
+        marks = "".join(f"[{n}]" for n in block.citations)
+        console.print(f"[bold]{block.heading}[/bold] {marks}", soft_wrap=True)
+        console.print(block.text, soft_wrap=True, markup=False)
+    for warning in answer.warnings:
+        console.print(f"[yellow]提示：[/yellow]{warning}", soft_wrap=True)
+    console.print("\n[bold]来源[/bold]")
+    for c in answer.citations:
+        sample = "（示例数据）" if c.sample else ""
+        console.print(f"[{c.number}] 《{c.title}》{c.section}，{c.effective_date}施行{sample} {c.source_url}",
+                      soft_wrap=True, markup=False)
+
+
+@app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,

@@ -121,5 +121,62 @@ def bench(
     _emit({"benchmark": benchmark, "split": split, "n": len(asked), "threads": threads, "systems": results}, as_json)
 
 
+@app.command()
+def run(
+    split: Annotated[str, typer.Option(help="dev, test or all (by need: sha1(need) % 2 == 0 is test).")] = "test",
+    questions: Annotated[Path | None, typer.Option("--questions", help="Eval set (default: ZHENGWU_EVAL_QUESTIONS).")] = None,
+    report: Annotated[Path | None, typer.Option("--report", help="Folder for results.jsonl and report.md.")] = None,
+    threads: Threads = 1,
+    as_json: AsJson = False,
+) -> None:
+    """The staff eval set through the full assistant (the shipped corpus is indexed first, incrementally)."""
+    from assistant.embedders import create_embedder
+    from assistant.service import Assistant
+    from assistant.store import ChromaStore
+    from eval.questions import load_questions
+    from eval.runner import as_row, run_question, summarise
+    from indexer.indexing import Indexer
+    from indexer.loaders import load_paths
+    from indexer.splitter import Splitter
+
+    if split not in ("dev", "test", "all"):
+        raise typer.BadParameter(f"split must be dev, test or all, got {split!r}")
+    settings = _settings(threads)
+    try:
+        asked = load_questions(questions or settings.eval_questions, split)  # type: ignore[arg-type]
+        Indexer(ChromaStore.connect(settings), create_embedder(settings.embedder, threads),
+                Splitter(settings.chunk_chars, settings.chunk_overlap), settings.index_dir, settings.index_name,
+                settings.batch_size).run(load_paths([settings.corpus_dir], root=Path.cwd()).documents)
+        answerer = Assistant.from_settings(settings).answerer
+        results = [run_question(answerer, q) for q in asked]
+    except ZhengwuError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    summary = summarise(asked, results)
+    table = Table(title=f"eval set · split {split} · {summary['n']} questions ({summary['must_refuse']} must refuse)")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key in ("top1", "top5", "mrr", "fact_recall", "citation_precision", "refusal_accuracy", "false_refusal",
+                "passed", "p50_ms", "p95_ms"):
+        table.add_row(key, str(summary[key]))
+    Console().print(table)
+    styles = Table(title="per phrasing style (answerable questions)")
+    for column in ("style", "n", "top1", "top5", "fact recall"):
+        styles.add_column(column, justify="right")
+    for style, figures in summary["per_style"].items():
+        styles.add_row(style, str(figures["n"]), f"{figures['top1']:.3f}", f"{figures['top5']:.3f}", f"{figures['fact_recall']:.3f}")
+    Console().print(styles)
+    if report:
+        report.mkdir(parents=True, exist_ok=True)
+        (report / "results.jsonl").write_text(
+            "".join(json.dumps(as_row(r), ensure_ascii=False) + "\n" for r in results), encoding="utf-8")
+        failures = [r for r in results if not r.passed]
+        lines = [f"# Eval report ({split})", "", "```", json.dumps(summary, ensure_ascii=False, indent=1), "```", "",
+                 f"## Failures ({len(failures)})", ""]
+        lines += [f"- `{r.id}` ({r.style}) {r.question} — {'; '.join(r.failures)}; retrieved {r.retrieved[:3]}" for r in failures]
+        (report / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _emit(summary, as_json)
+
+
 if __name__ == "__main__":
     app()

@@ -67,6 +67,8 @@ class Splitter:
                             "chapter": piece.chapter,
                             "chunk_no": number,
                             "doc_hash": digest,
+                            # an FAQ names the guide section or article it rests on
+                            "rests_on": ",".join(str(t) for t in doc.extra.get("rests_on") or []),
                         },
                     )
                 )

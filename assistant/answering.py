@@ -1,0 +1,233 @@
+"""The default answerer: extractive, cited, no LLM.
+
+1. Out-of-scope rules (assistant.scope) and weak evidence lead to a refusal with a hand-off.
+2. A strong FAQ match answers with the FAQ and the guide section it rests on.
+3. A service guide answers with the sections the question asks for (材料, 流程, 时限, 收费, 地点,
+   电话, 条件, 依据), plus the sections retrieval found, each block citing its chunk.
+4. A law or policy answers with its best-matching articles; a bundle with its ordered steps.
+Every block shows document text verbatim and cites the chunk it came from, so nothing is said
+that a person cannot check.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from assistant.answer import Answer, Block, Citation, Handoff
+from assistant.catalog import Catalog
+from assistant.errors import ConfigError
+from assistant.lexical import tokenize
+from assistant.query import Query, QueryNormalizer
+from assistant.retrieval import HybridRetriever, Passage
+from assistant.scope import ScopeChecker, ScopeVerdict
+from assistant.store import StoredChunk
+
+INTENTS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
+    (("材料", "带什么", "带啥", "带哪些", "要带", "准备什么", "准备啥", "需要什么", "证件", "资料", "拿什么", "提交什么"), ("申请材料",)),
+    (("流程", "步骤", "怎么办理", "如何办理", "怎么申请", "如何申请", "怎么办", "咋办", "怎么弄", "手续", "程序", "怎样办", "怎么补", "怎样补", "怎么领", "如何领", "怎么提取"), ("办理流程", "申请材料")),
+    (("多久", "多长时间", "几天", "时限", "多少天", "工作日", "什么时候能", "多快", "期限", "几个月", "领多久", "多长"), ("办理时限",)),
+    (("多少钱", "收费", "费用", "要钱", "免费", "工本费", "收钱", "花多少", "交多少", "几多钱", "好多钱", "要不要钱"), ("收费标准",)),
+    (("在哪", "哪里", "地点", "地址", "去哪", "哪儿", "窗口", "网上办", "线上", "异地"), ("办理地点",)),
+    (("电话", "热线", "联系"), ("咨询电话",)),
+    (("条件", "能不能", "可不可以", "可以吗", "能否", "符合", "资格", "谁可以", "哪些人", "满足", "要求", "多少年", "多少岁", "多大"), ("受理条件", "适用对象", "申请条件", "支持对象")),
+    (("依据", "法律", "哪条", "法规", "根据什么"), ("设定依据", "政策依据")),
+    (("领多少", "补贴多少", "能领", "标准", "每月多少", "一个月多少", "给多少", "奖励多少"), ("支持标准", "收费标准")),
+)
+DEFAULT_GUIDE_SECTIONS = ("办理流程", "申请材料")
+FOLLOW_UP_START = re.compile(r"^(那|那么|那要|那我|还|另外|它|这个|这|要是|如果)")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Evidence thresholds, fitted on the dev half of the eval set (`python -m eval fit`)."""
+
+    dense_floor: float = 0.875  # below this best cosine: no evidence
+    dense_weak: float = 0.895  # below this, evidence also needs term coverage
+    coverage_weak: float = 0.34  # share of the question's terms found in the best passage
+    faq: float = 0.935  # an FAQ this close answers on its own
+    max_age_years: int = 15  # sources older than this carry a freshness warning
+
+    def __post_init__(self) -> None:
+        if not 0 < self.dense_floor <= self.dense_weak < 1:
+            raise ConfigError(f"need 0 < dense_floor <= dense_weak < 1, got {self.dense_floor}, {self.dense_weak}")
+
+
+class ExtractiveAnswerer:
+    def __init__(self, retriever: HybridRetriever, normalizer: QueryNormalizer, scope: ScopeChecker,
+                 thresholds: Thresholds | None = None, today: dt.date | None = None, k: int = 8) -> None:
+        self.retriever = retriever
+        self.normalizer = normalizer
+        self.scope = scope
+        self.thresholds = thresholds or Thresholds()
+        self.today = today
+        self.k = k
+
+    def answer(self, question: str, history: tuple[str, ...] = ()) -> Answer:
+        query = self.normalizer.normalize(question)
+        resolved = self._resolve_follow_up(query, history)
+        verdict = self.scope.check(query.text)
+        if verdict is not None:
+            return self._refuse(query, resolved, verdict.reason, verdict.category, [])
+        passages = self.retriever.retrieve(resolved, k=self.k)
+        if not self._has_evidence(resolved, passages):
+            return self._refuse(query, resolved, "在现有的政策和办事指南资料里没有找到能回答这个问题的可靠依据。", "no_evidence", passages)
+        catalog = self.retriever.live_catalog()
+        top = passages[0]
+        if top.kind == "faq" and (top.dense or 0) >= self.thresholds.faq:
+            return self._finish(query, resolved, "faq", self._faq_blocks(top, catalog), catalog)
+        doc_id = self._primary_document(passages)
+        doc_passages = [p for p in passages if p.doc_id == doc_id]
+        kind = doc_passages[0].kind
+        if kind == "faq":
+            return self._finish(query, resolved, "faq", self._faq_blocks(doc_passages[0], catalog), catalog)
+        if kind == "policy" and _is_articles(catalog, doc_id):
+            blocks = [(p.section or p.title, self._chunk(catalog, p.chunk_id)) for p in doc_passages[:2]]
+            return self._finish(query, resolved, "policy", blocks, catalog)
+        sections = self._sections_for(query.text, doc_passages, catalog, doc_id)
+        blocks = [(name, chunk) for name in sections for chunk in _section_chunks(catalog, doc_id, name)]
+        mode = "bundle" if kind == "bundle" else "guide"
+        return self._finish(query, resolved, mode, blocks, catalog)
+
+    # --- decisions ------------------------------------------------------------------------------
+
+    def _resolve_follow_up(self, query: Query, history: tuple[str, ...]) -> Query:
+        """A short or anaphoric follow-up is asked about the previous question's matter."""
+        if not history or not (len(query.text) <= 14 or FOLLOW_UP_START.match(query.text)):
+            return query
+        previous = self.normalizer.normalize(history[-1])
+        return Query(original=query.original, text=f"{previous.text} {query.text}",
+                     expansions=previous.expansions + query.expansions, dialects=query.dialects,
+                     traditional=query.traditional)
+
+    def _has_evidence(self, query: Query, passages: list[Passage]) -> bool:
+        if not passages:
+            return False
+        best = max(p.dense or 0.0 for p in passages)
+        if best < self.thresholds.dense_floor:
+            return False
+        if best >= self.thresholds.dense_weak:
+            return True
+        terms = set(tokenize(query.search_text))
+        found = set(tokenize(f"{passages[0].title} {passages[0].text}"))
+        return bool(terms) and len(terms & found) / len(terms) >= self.thresholds.coverage_weak
+
+    @staticmethod
+    def _primary_document(passages: list[Passage]) -> str:
+        totals: dict[str, float] = {}
+        for passage in passages:
+            totals[passage.doc_id] = totals.get(passage.doc_id, 0.0) + passage.score
+        best = max(totals.values())
+        # the best-ranked document among those within 10 % of the best total
+        return next(p.doc_id for p in passages if totals[p.doc_id] >= 0.9 * best)
+
+    @staticmethod
+    def _sections_for(text: str, passages: list[Passage], catalog: Catalog, doc_id: str) -> list[str]:
+        available = _sections(catalog, doc_id)
+        wanted: list[str] = []
+        for words, sections in INTENTS:
+            if any(word in text for word in words):
+                wanted.extend(s for s in sections if s in available and s not in wanted)
+        for passage in passages[:2]:  # what retrieval found inside the document
+            if passage.section in available and passage.section not in wanted and passage.section != "事项名称":
+                wanted.append(passage.section)
+        if not wanted:
+            wanted = [s for s in DEFAULT_GUIDE_SECTIONS if s in available] or available[:2]
+        if "咨询电话" in available and "咨询电话" not in wanted:
+            wanted.append("咨询电话")
+        return wanted
+
+    # --- assembling -----------------------------------------------------------------------------
+
+    def _faq_blocks(self, faq: Passage, catalog: Catalog) -> list[tuple[str, StoredChunk]]:
+        blocks = [("答复", self._chunk(catalog, faq.chunk_id))]
+        rests_on = str(faq.metadata.get("rests_on", "")).split(",")[0]
+        if rests_on:
+            doc_id, _, section = rests_on.partition("#")
+            for chunk in _section_chunks(catalog, doc_id, section)[:1]:
+                blocks.append((f"依据：{section}" if section else "依据", chunk))
+        return blocks
+
+    @staticmethod
+    def _chunk(catalog: Catalog, chunk_id: str) -> StoredChunk:
+        return catalog.chunks[chunk_id]
+
+    def _finish(self, query: Query, resolved: Query, mode: str, blocks: list[tuple[str, StoredChunk]],
+                catalog: Catalog) -> Answer:
+        citations: list[Citation] = []
+        out: list[Block] = []
+        seen_chunks: dict[str, int] = {}
+        for heading, chunk in blocks:
+            if chunk.chunk_id in seen_chunks:
+                continue
+            number = len(citations) + 1
+            seen_chunks[chunk.chunk_id] = number
+            citations.append(_citation(number, chunk))
+            out.append(Block(heading=heading, text=chunk.text, citations=(number,)))
+        return Answer(question=query.original, normalized_question=query.text, blocks=tuple(out),
+                      citations=tuple(citations), mode=mode, resolved_question=resolved.text,  # type: ignore[arg-type]
+                      warnings=self._freshness(citations), handoff=self._handoff(citations, catalog))
+
+    def _refuse(self, query: Query, resolved: Query, reason: str, category: str, passages: list[Passage]) -> Answer:
+        department, phone = "", ""
+        if category == "no_evidence" and passages:
+            department, phone = _department_phone(self.retriever.live_catalog(), passages[0].doc_id)
+        message = f"抱歉，{reason}为避免误导您，我不作猜测。您可以拨打12345政务服务便民热线，或到政务服务中心窗口咨询。"
+        return Answer(question=query.original, normalized_question=query.text, blocks=(), citations=(), mode="refusal",
+                      refused=True, refusal_reason=category, resolved_question=resolved.text,
+                      handoff=Handoff(message=message, department=department, phone=phone))
+
+    def _freshness(self, citations: list[Citation]) -> tuple[str, ...]:
+        today = self.today or dt.date.today()
+        warnings: list[str] = []
+        for citation in {c.doc_id: c for c in citations}.values():
+            if citation.expires and citation.expires < today.isoformat():
+                warnings.append(f"《{citation.title}》已于{citation.expires}到期，可能已停止执行，请向主管部门确认。")
+            elif citation.effective_date and citation.effective_date < today.replace(year=today.year - self.thresholds.max_age_years).isoformat():
+                warnings.append(f"《{citation.title}》施行于{citation.effective_date}，已超过{self.thresholds.max_age_years}年，"
+                                "可能已有修订，请以最新公布的规定为准。")
+        return tuple(warnings)
+
+    @staticmethod
+    def _handoff(citations: list[Citation], catalog: Catalog) -> Handoff | None:
+        if not citations:
+            return None
+        department, phone = _department_phone(catalog, citations[0].doc_id)
+        return Handoff(message="如需进一步确认，可拨打12345政务服务便民热线或咨询办理部门。", department=department, phone=phone)
+
+
+def _citation(number: int, chunk: StoredChunk) -> Citation:
+    meta = chunk.metadata
+    label = " ".join(str(p) for p in (meta.get("chapter", ""), meta.get("section", "")) if p)
+    return Citation(number=number, doc_id=str(meta.get("doc_id", "")), title=str(meta.get("title", "")), section=label,
+                    effective_date=str(meta.get("effective_date", "")), source_url=str(meta.get("source_url", "")),
+                    quote=chunk.text, kind=str(meta.get("kind", "")), sample=bool(meta.get("sample", False)),
+                    expires=str(meta.get("expires", "")), chunk_id=chunk.chunk_id)
+
+
+def _section_chunks(catalog: Catalog, doc_id: str, section: str) -> list[StoredChunk]:
+    entry = catalog.documents.get(doc_id)
+    if entry is None:
+        return []
+    return [catalog.chunks[c] for c in entry.chunk_ids if catalog.chunks[c].metadata.get("section") == section]
+
+
+def _sections(catalog: Catalog, doc_id: str) -> list[str]:
+    entry = catalog.documents.get(doc_id)
+    if entry is None:
+        return []
+    return list(dict.fromkeys(str(catalog.chunks[c].metadata.get("section", "")) for c in entry.chunk_ids))
+
+
+def _is_articles(catalog: Catalog, doc_id: str) -> bool:
+    return any(s.startswith("第") and s.endswith("条") for s in _sections(catalog, doc_id))
+
+
+def _department_phone(catalog: Catalog, doc_id: str) -> tuple[str, str]:
+    department = ""
+    entry = catalog.documents.get(doc_id)
+    if entry:
+        department = str(catalog.chunks[entry.chunk_ids[0]].metadata.get("department", ""))
+    phones = _section_chunks(catalog, doc_id, "咨询电话")
+    return department, phones[0].text if phones else ""

@@ -1,0 +1,58 @@
+"""Out-of-scope questions, recognised by rules kept as data (`assistant/data/scope.yaml`).
+
+These are categories no document can answer safely (a person's own case, other cities' rules,
+fabrication, prompt extraction, personal medical/legal/investment advice, chitchat). Matching is
+done on the normalised question; a match means a refusal with a hand-off, never an answer.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+from assistant.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ScopeRule:
+    category: str
+    reason: str
+    patterns: tuple[re.Pattern[str], ...]
+
+
+@dataclass(frozen=True)
+class ScopeVerdict:
+    category: str
+    reason: str
+    matched: str
+
+
+class ScopeChecker:
+    def __init__(self, rules: list[ScopeRule]) -> None:
+        self.rules = rules
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> ScopeChecker:
+        try:
+            text = path.read_text(encoding="utf-8") if path else (
+                resources.files("assistant").joinpath("data/scope.yaml").read_text(encoding="utf-8"))
+            raw = yaml.safe_load(text)
+            rules = [
+                ScopeRule(r["category"], r["reason"], tuple(re.compile(p, re.IGNORECASE) for p in r["patterns"]))
+                for r in raw
+            ]
+        except (OSError, yaml.YAMLError, KeyError, TypeError, re.error) as exc:
+            raise ConfigError(f"cannot load the scope rules: {exc}") from exc
+        return cls(rules)
+
+    def check(self, text: str) -> ScopeVerdict | None:
+        for rule in self.rules:
+            for pattern in rule.patterns:
+                match = pattern.search(text)
+                if match:
+                    return ScopeVerdict(rule.category, rule.reason, match.group(0))
+        return None

@@ -1,0 +1,122 @@
+"""Run the staff eval set through the full assistant and score it.
+
+Per question: retrieval (expected document in top 1 / top 5 of the retriever, MRR), the answer
+(must-include facts found in the answer text), citations (precision: a cited passage is correct
+when it belongs to an expected document or quotes one of the expected facts), refusals (accuracy on
+`must_refuse`, false refusals on answerable questions), and latency.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+
+from assistant.answering import ExtractiveAnswerer
+from eval.questions import EvalQuestion
+
+
+@dataclass
+class QuestionResult:
+    id: str
+    style: str
+    topic: str
+    question: str
+    must_refuse: bool
+    refused: bool
+    retrieved: list[str]
+    cited: list[str]
+    answer: str
+    facts_found: int
+    facts_total: int
+    citations_correct: int
+    citations_total: int
+    ms: float
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+def run_question(answerer: ExtractiveAnswerer, q: EvalQuestion) -> QuestionResult:
+    started = time.perf_counter()
+    answer = answerer.answer(q.question, q.history)
+    ms = (time.perf_counter() - started) * 1000
+    resolved = answer.resolved_question or answer.normalized_question
+    passages = answerer.retriever.retrieve(resolved, k=10)
+    retrieved = list(dict.fromkeys(p.doc_id for p in passages))
+    text = answer.text
+    facts_found = sum(fact in text for fact in q.must_include)
+    correct = sum(c.doc_id in q.expected_docs or any(f in c.quote for f in q.must_include) for c in answer.citations)
+    failures = []
+    if q.must_refuse and not answer.refused:
+        failures.append("answered a must-refuse question")
+    if not q.must_refuse:
+        if answer.refused:
+            failures.append(f"refused ({answer.refusal_reason})")
+        if not any(d in q.expected_docs for d in retrieved[:5]):
+            failures.append("expected document not in top 5")
+        if facts_found < len(q.must_include):
+            failures.append(f"missing facts: {[f for f in q.must_include if f not in text]}")
+        if answer.citations and correct < len(answer.citations):
+            failures.append("cited an unrelated passage")
+    return QuestionResult(q.id, q.style, q.topic, q.question, q.must_refuse, answer.refused, retrieved[:5],
+                          [f"{c.doc_id}#{c.section}" for c in answer.citations], text, facts_found, len(q.must_include),
+                          correct, len(answer.citations), round(ms, 1), failures)
+
+
+def summarise(questions: list[EvalQuestion], results: list[QuestionResult]) -> dict:
+    answerable = [(q, r) for q, r in zip(questions, results, strict=True) if not q.must_refuse]
+    refusals = [r for q, r in zip(questions, results, strict=True) if q.must_refuse]
+
+    def top(k: int, pairs: list) -> float:
+        return _ratio(sum(any(d in q.expected_docs for d in r.retrieved[:k]) for q, r in pairs), len(pairs))
+
+    def mrr(pairs: list) -> float:
+        total = 0.0
+        for q, r in pairs:
+            rank = next((i for i, d in enumerate(r.retrieved) if d in q.expected_docs), None)
+            total += 1 / (rank + 1) if rank is not None else 0.0
+        return _ratio(total, len(pairs))
+
+    answered = [r for _, r in answerable if not r.refused]
+    per_style: dict[str, dict[str, float]] = {}
+    by_style: dict[str, list] = defaultdict(list)
+    for q, r in answerable:
+        by_style[q.style].append((q, r))
+    for style, pairs in sorted(by_style.items()):
+        per_style[style] = {"n": len(pairs), "top1": top(1, pairs), "top5": top(5, pairs),
+                            "fact_recall": _ratio(sum(r.facts_found for _, r in pairs), sum(r.facts_total for _, r in pairs))}
+    latencies = sorted(r.ms for r in results)
+    return {
+        "n": len(results),
+        "answerable": len(answerable),
+        "must_refuse": len(refusals),
+        "top1": top(1, answerable),
+        "top5": top(5, answerable),
+        "mrr": mrr(answerable),
+        # over every answerable question: a refusal counts as facts missed
+        "fact_recall": _ratio(sum(r.facts_found for _, r in answerable), sum(r.facts_total for _, r in answerable)),
+        "citation_precision": _ratio(sum(r.citations_correct for r in answered), sum(r.citations_total for r in answered)),
+        "refusal_accuracy": _ratio(sum(r.refused for r in refusals), len(refusals)),
+        "false_refusal": _ratio(sum(r.refused for _, r in answerable), len(answerable)),
+        "passed": sum(r.passed for r in results),
+        "per_style": per_style,
+        "p50_ms": _percentile(latencies, 0.50),
+        "p95_ms": _percentile(latencies, 0.95),
+    }
+
+
+def as_row(result: QuestionResult) -> dict:
+    return {**asdict(result), "passed": result.passed}
+
+
+def _ratio(part: float, whole: float) -> float:
+    return round(part / whole, 4) if whole else 0.0
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    return round(values[min(len(values) - 1, int(q * len(values)))], 1)
