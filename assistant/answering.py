@@ -47,6 +47,7 @@ class Thresholds:
     dense_weak: float = 0.895  # below this, evidence also needs term coverage
     coverage_weak: float = 0.34  # share of the question's terms found in the best passage
     faq: float = 0.935  # an FAQ this close answers on its own
+    faq_lead: float = 0.92  # an FAQ this close, on the same matter, leads a guide answer
     max_age_years: int = 15  # sources older than this carry a freshness warning
 
     def __post_init__(self) -> None:
@@ -86,9 +87,19 @@ class ExtractiveAnswerer:
             blocks = [(p.section or p.title, self._chunk(catalog, p.chunk_id)) for p in doc_passages[:2]]
             return self._finish(query, resolved, "policy", blocks, catalog)
         sections = self._sections_for(query.text, doc_passages, catalog, doc_id)
-        blocks = [(name, chunk) for name in sections for chunk in _section_chunks(catalog, doc_id, name)]
+        blocks = self._matching_faq(passages, doc_id, catalog)
+        blocks += [(name, chunk) for name in sections for chunk in _section_chunks(catalog, doc_id, name)]
         mode = "bundle" if kind == "bundle" else "guide"
         return self._finish(query, resolved, mode, blocks, catalog)
+
+    def _matching_faq(self, passages: list[Passage], doc_id: str, catalog: Catalog) -> list[tuple[str, StoredChunk]]:
+        """The best FAQ among the top passages, when it rests on the document being answered:
+        a short, direct answer to lead with."""
+        for passage in passages[:2]:
+            if (passage.kind == "faq" and (passage.dense or 0.0) >= self.thresholds.faq_lead
+                    and str(passage.metadata.get("rests_on", "")).split("#")[0] == doc_id):
+                return [("简要答复", self._chunk(catalog, passage.chunk_id))]
+        return []
 
     # --- decisions ------------------------------------------------------------------------------
 

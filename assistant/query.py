@@ -23,6 +23,15 @@ NUMBER_BEFORE_UNIT = re.compile(
     r"(?=(个工作日|个月|工作日|周岁|万元|日|天|元|年|岁|分|周|小时))"
 )  # only numerals with 十/百/千: "一次性" and "三个月" stay as written
 MIN_EXPANSION_CHARS = 3
+# Instructions pasted into a question are text, never commands: they are taken out of what is
+# retrieved (the original question keeps them for display and logs).
+INSTRUCTION_CLAUSES = re.compile(
+    r"(请)?(忽略|无视|忘掉|忘记|不要理会|不要管|别管|莫管)[^,.!?;，。！？；]{0,24}(要求|指令|指示|规则|设定|限制)[,.!?;:，。！？；：]?"
+    r"|【\s*(?:系统|system|指令|assistant|管理员)\s*[:：][^】]*】"
+    r"|[\[(（]\s*(?:系统|system|指令|assistant|管理员)\s*[:：][^\])）]*[\])）]"
+    r"|你现在是[^,.!?;，。！？；]{0,24}[,.!?;，。！？；]?",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -35,6 +44,7 @@ class Query:
     dialects: tuple[str, ...] = ()
     traditional: bool = False
     replaced: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+    removed_instructions: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def search_text(self) -> str:
@@ -75,6 +85,9 @@ class QueryNormalizer:
     def normalize(self, question: str) -> Query:
         folded = unicodedata.normalize("NFKC", question).strip()
         simplified = self._to_simplified.convert(folded)
+        removed = tuple(m.group(0) for m in INSTRUCTION_CLAUSES.finditer(simplified))
+        if removed:
+            simplified = INSTRUCTION_CLAUSES.sub("", simplified).strip(" ,，。")
         replaced: list[tuple[str, str]] = []
         dialects: list[str] = []
 
@@ -101,8 +114,9 @@ class QueryNormalizer:
             text=text,
             expansions=tuple(expansions),
             dialects=tuple(dialects),
-            traditional=simplified != folded,
+            traditional=self._to_simplified.convert(folded) != folded,
             replaced=tuple(replaced),
+            removed_instructions=removed,
         )
 
 
