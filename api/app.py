@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from assistant.catalog import Catalog
+from assistant.embedders import embedder_key
 from assistant.errors import IndexNotFoundError, StoreError, ZhengwuError
 from assistant.settings import Settings
 from assistant.store import ChromaStore
@@ -38,7 +39,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/healthz", response_model=Health)
     def healthz(store: Annotated[ChromaStore, Depends(_store)]) -> JSONResponse | Health:
-        index_key = f"{settings.index_name}-{_embedder_key(settings)}"
+        index_key = f"{settings.index_name}-{embedder_key(settings.embedder)}"
         try:
             live = store.require_live(index_key)
         except IndexNotFoundError:
@@ -54,14 +55,3 @@ def create_app(settings: Settings) -> FastAPI:
 
 def _store(request: Request) -> ChromaStore:
     return request.app.state.store
-
-
-def _embedder_key(settings: Settings) -> str:
-    """The index key part of the embedder, without loading the model."""
-    from assistant.embedders import BUNDLED_ST_MODELS
-
-    if settings.embedder.startswith("st:") and settings.embedder[3:] not in BUNDLED_ST_MODELS:
-        from assistant.embedders import create_embedder
-
-        return create_embedder(settings.embedder, 1).key
-    return settings.embedder if not settings.embedder.startswith("st:") else f"st-{settings.embedder[3:]}"

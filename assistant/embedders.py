@@ -115,10 +115,7 @@ class SentenceTransformerEmbedder(Embedder):
             raise EmbeddingError(f"cannot load sentence-transformers model at {path}: {exc}") from exc
         dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         self.dim = int(dimension() or 0)
-        # A bundled model keeps one key everywhere; a path gets a digest so two folders never clash.
-        slug = re.sub(r"[^a-z0-9]+", "-", (name or path.name).lower()).strip("-")
-        digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:6]
-        self.key = f"st-{slug}" if name else f"st-{slug}-{digest}"
+        self.key = st_key(path, name)
 
     def encode(self, texts: list[str], *, is_query: bool) -> np.ndarray:
         if not texts:
@@ -145,6 +142,21 @@ def resolve_st_path(spec: str) -> Path:
             )
         return Path(locations[0]) / folder
     return Path(spec).expanduser()
+
+
+def st_key(path: Path, name: str | None = None) -> str:
+    """A bundled model keeps one key everywhere; a path gets a digest so two folders never clash."""
+    slug = re.sub(r"[^a-z0-9]+", "-", (name or path.name).lower()).strip("-")
+    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:6]
+    return f"st-{slug}" if name else f"st-{slug}-{digest}"
+
+
+def embedder_key(spec: str) -> str:
+    """The key of the embedder a settings value names, without loading the model."""
+    if spec in ("e5", "use"):
+        return spec
+    target = spec[3:]
+    return st_key(Path(target).expanduser(), target if target in BUNDLED_ST_MODELS else None)
 
 
 def create_embedder(spec: str, threads: int = 1) -> Embedder:

@@ -64,3 +64,10 @@ def test_unknown_or_missing_embedders_are_config_errors(spec: str) -> None:
 def test_threads_must_be_positive() -> None:
     with pytest.raises(ConfigError, match="threads must be at least 1, got 0"):
         create_embedder("e5", threads=0)
+
+
+def test_key_is_known_without_loading_the_model() -> None:
+    from assistant.embedders import embedder_key
+
+    assert embedder_key("e5") == "e5" and embedder_key("st:m3e-small") == "st-m3e-small"
+    assert embedder_key("st:m3e-small") == create_embedder("st:m3e-small").key
