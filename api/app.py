@@ -8,7 +8,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from assistant.catalog import Catalog
+from assistant.catalog import open_manifest
 from assistant.embedders import embedder_key
 from assistant.errors import IndexNotFoundError, StoreError, ZhengwuError
 from assistant.settings import Settings
@@ -46,9 +46,10 @@ def create_app(settings: Settings) -> FastAPI:
             body = Health(status="no_index", index_loaded=False, index=index_key, collection=None, documents=0,
                           chunks=0, embedder=settings.embedder, store=store.description)
             return JSONResponse(body.model_dump(), status_code=503)
-        catalog = Catalog.open(settings.index_dir, store, live)
-        return Health(status="ok", index_loaded=True, index=index_key, collection=live, documents=len(catalog.documents),
-                      chunks=len(catalog.chunks), embedder=settings.embedder, store=store.description)
+        documents = open_manifest(settings.index_dir, store, live)
+        return Health(status="ok", index_loaded=True, index=index_key, collection=live, documents=len(documents),
+                      chunks=sum(len(d.chunk_ids) for d in documents.values()), embedder=settings.embedder,
+                      store=store.description)
 
     return app
 

@@ -90,8 +90,8 @@ class Catalog:
     @classmethod
     def load(cls, root: Path, collection: str) -> Catalog:
         folder = root / collection
+        documents = read_manifest(root, collection)
         try:
-            manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
             chunks: dict[str, StoredChunk] = {}
             with (folder / CHUNKS).open(encoding="utf-8") as handle:
                 for line in handle:
@@ -99,7 +99,6 @@ class Catalog:
                     chunks[row["id"]] = StoredChunk(row["id"], row["text"], row["metadata"])
         except (OSError, ValueError, KeyError) as exc:
             raise StoreError(f"cannot read the index catalog in {folder}: {exc}") from exc
-        documents = {k: DocEntry(**v) for k, v in manifest["documents"].items()}
         return cls(collection, documents, chunks, LexicalIndex.load(folder))
 
     @classmethod
@@ -110,6 +109,23 @@ class Catalog:
         catalog = cls.rebuild_from_store(store, collection)
         catalog.save(root)
         return catalog
+
+
+def read_manifest(root: Path, collection: str) -> dict[str, DocEntry]:
+    """Only the manifest (documents, their hashes and chunk ids): cheap, no chunk texts or BM25."""
+    path = root / collection / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        return {k: DocEntry(**v) for k, v in manifest["documents"].items()}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise StoreError(f"cannot read the index manifest {path}: {exc}") from exc
+
+
+def open_manifest(root: Path, store: ChromaStore, collection: str) -> dict[str, DocEntry]:
+    """The manifest of `collection`, rebuilding the catalog from Chroma first if it is missing."""
+    if (root / collection / MANIFEST).exists():
+        return read_manifest(root, collection)
+    return Catalog.open(root, store, collection).documents
 
 
 def lexical_text(chunk: StoredChunk) -> str:

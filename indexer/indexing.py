@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.catalog import Catalog
+from assistant.catalog import Catalog, open_manifest
 from assistant.documents import Chunk, Document
 from assistant.embedders import Embedder
 from assistant.errors import IndexBusyError, IndexingError, StoreError
@@ -85,7 +85,7 @@ class Indexer:
         with self._lock():
             live = self.store.live(self.index_key)
             self._remove_leftovers(keep=live)
-            previous = Catalog.open(self.catalog_root, self.store, live).documents if live else {}
+            previous = open_manifest(self.catalog_root, self.store, live) if live else {}
             current = {doc.doc_id: doc for doc in documents}
             added = [d for i, d in current.items() if i not in previous]
             updated = [d for i, d in current.items() if i in previous and previous[i].doc_hash != d.content_hash]
