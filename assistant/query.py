@@ -84,7 +84,8 @@ class QueryNormalizer:
 
     def normalize(self, question: str) -> Query:
         folded = unicodedata.normalize("NFKC", question).strip()
-        simplified = self._to_simplified.convert(folded)
+        converted = self._to_simplified.convert(folded)
+        simplified = converted
         removed = tuple(m.group(0) for m in INSTRUCTION_CLAUSES.finditer(simplified))
         if removed:
             simplified = INSTRUCTION_CLAUSES.sub("", simplified).strip(" ,，。")
@@ -114,7 +115,7 @@ class QueryNormalizer:
             text=text,
             expansions=tuple(expansions),
             dialects=tuple(dialects),
-            traditional=self._to_simplified.convert(folded) != folded,
+            traditional=converted != folded,
             replaced=tuple(replaced),
             removed_instructions=removed,
         )
