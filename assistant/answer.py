@@ -7,7 +7,7 @@ strings; the faces (CLI, API, WeChat, web page) decide how to show them. "No evi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 Mode = Literal["faq", "guide", "policy", "bundle", "refusal", "llm"]
@@ -60,7 +60,6 @@ class Answer:
     warnings: tuple[str, ...] = ()
     conversation_id: str = ""
     resolved_question: str = ""  # the question after follow-up resolution, as retrieved
-    metadata: dict[str, str] = field(default_factory=dict)
 
     @property
     def text(self) -> str:

@@ -44,6 +44,7 @@ def run_question(answerer: ExtractiveAnswerer, q: EvalQuestion) -> QuestionResul
     answer = answerer.answer(q.question, q.history)
     ms = (time.perf_counter() - started) * 1000
     resolved = answer.resolved_question or answer.normalized_question
+    # Retrieval is scored on its own, at depth 10, whatever the answerer used (or if it refused early).
     passages = answerer.retriever.retrieve(resolved, k=10)
     retrieved = list(dict.fromkeys(p.doc_id for p in passages))
     text = answer.text
