@@ -19,6 +19,10 @@ import pytest
 
 from assistant.embedders import E5Embedder, Embedder
 from assistant.settings import Settings
+from assistant.store import ChromaStore
+from indexer.indexing import Indexer
+from indexer.loaders import load_paths
+from indexer.splitter import Splitter
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
@@ -112,6 +116,13 @@ def make_settings(tmp_path: Path, request: pytest.FixtureRequest) -> Callable[..
         return Settings.from_environ({}, **values)
 
     return build
+
+
+def index_corpus(settings: Settings, embedder: Embedder, corpus: Path) -> Indexer:
+    """Index `corpus` into the store `settings` names; the indexer is returned for re-runs."""
+    indexer = Indexer(ChromaStore.connect(settings), embedder, Splitter(), settings.index_dir, settings.index_name)
+    indexer.run(load_paths([corpus]).documents)
+    return indexer
 
 
 def write(path: Path, text: str) -> Path:

@@ -12,11 +12,7 @@ from assistant.retrieval import HybridRetriever
 from assistant.scope import ScopeChecker
 from assistant.service import Assistant, Conversations
 from assistant.settings import Settings
-from assistant.store import ChromaStore
-from indexer.indexing import Indexer
-from indexer.loaders import load_paths
-from indexer.splitter import Splitter
-from tests.conftest import GUIDE_IDCARD, write
+from tests.conftest import GUIDE_IDCARD, index_corpus, write
 
 INJECTED = """
 ---
@@ -36,8 +32,7 @@ doc_type: local_policy
 
 
 def build(settings: Settings, embedder: Embedder, corpus: Path, today: dt.date = dt.date(2026, 11, 1)) -> Assistant:
-    store = ChromaStore.connect(settings)
-    Indexer(store, embedder, Splitter(), settings.index_dir, settings.index_name).run(load_paths([corpus]).documents)
+    store = index_corpus(settings, embedder, corpus).store
     normalizer = QueryNormalizer([DialectEntry("唔见咗", "丢了", "粤语"), DialectEntry("点样", "怎样", "粤语")], [])
     retriever = HybridRetriever(store, embedder, normalizer, settings.index_dir, settings.index_name)
     return Assistant(ExtractiveAnswerer(retriever, normalizer, ScopeChecker.load(), Thresholds(), today=today))

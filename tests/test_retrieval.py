@@ -10,17 +10,14 @@ from assistant.lexicon import DialectEntry
 from assistant.query import QueryNormalizer
 from assistant.retrieval import Filters, FusionWeights, HybridRetriever
 from assistant.settings import Settings
-from assistant.store import ChromaStore
 from indexer.indexing import Indexer
 from indexer.loaders import load_paths
-from indexer.splitter import Splitter
-from tests.conftest import GUIDE_IDCARD, write
+from tests.conftest import GUIDE_IDCARD, index_corpus, write
 
 
 def build(settings: Settings, embedder: Embedder, corpus: Path) -> tuple[HybridRetriever, Indexer]:
-    store = ChromaStore.connect(settings)
-    indexer = Indexer(store, embedder, Splitter(), settings.index_dir, settings.index_name)
-    indexer.run(load_paths([corpus]).documents)
+    indexer = index_corpus(settings, embedder, corpus)
+    store = indexer.store
     normalizer = QueryNormalizer([DialectEntry("唔见咗", "丢了", "粤语"), DialectEntry("点样", "怎样", "粤语")], [])
     return HybridRetriever(store, embedder, normalizer, settings.index_dir, settings.index_name), indexer
 
