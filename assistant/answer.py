@@ -47,6 +47,36 @@ class Handoff:
     phone: str = ""
 
 
+Script = Literal["simplified", "traditional", "cantonese"]
+
+
+@dataclass(frozen=True)
+class RewriteOptions:
+    """How the person wants the answer told: plain words (default), elderly mode, which script."""
+
+    plain: bool = True
+    elderly: bool = False
+    script: Script = "simplified"
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """The answer retold for a person: the same blocks, headings and citations in plainer words.
+
+    `facts_preserved` is False when the fact check rejected the rewrite; `blocks` are then the
+    original ones, unchanged."""
+
+    blocks: tuple[Block, ...]
+    options: RewriteOptions
+    facts_preserved: bool
+    closing: str = ""  # elderly mode: phone number and address repeated at the end
+    notes: tuple[str, ...] = ()  # transformations applied, or why the rewrite was dropped
+
+    @property
+    def text(self) -> str:
+        return "\n".join([block.text for block in self.blocks] + ([self.closing] if self.closing else []))
+
+
 @dataclass(frozen=True)
 class Answer:
     question: str
@@ -60,6 +90,9 @@ class Answer:
     warnings: tuple[str, ...] = ()
     conversation_id: str = ""
     resolved_question: str = ""  # the question after follow-up resolution, as retrieved
+    plain: Rewrite | None = None  # the plain-language version, when a rewriter ran
+    generator: Literal["extractive", "llm"] = "extractive"
+    fallback_reason: str = ""  # set when an LLM was configured but the extractive answer was used
 
     @property
     def text(self) -> str:

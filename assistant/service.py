@@ -8,8 +8,9 @@ import time
 import uuid
 from collections import OrderedDict
 from dataclasses import replace
+from typing import Protocol
 
-from assistant.answer import Answer
+from assistant.answer import Answer, Rewrite, RewriteOptions
 from assistant.answering import ExtractiveAnswerer, Thresholds
 from assistant.embedders import create_embedder
 from assistant.lexicon import load_dialect, load_glossary
@@ -47,11 +48,22 @@ class Conversations:
                 self._turns.popitem(last=False)
 
 
-class Assistant:
-    """Question in, cited answer (or an honest refusal with a hand-off) out."""
+class Answerer(Protocol):
+    def answer(self, question: str, history: tuple[str, ...] = ()) -> Answer: ...
 
-    def __init__(self, answerer: ExtractiveAnswerer, conversations: Conversations | None = None) -> None:
+
+class Rewriter(Protocol):
+    def rewrite(self, answer: Answer, options: RewriteOptions) -> Rewrite: ...
+
+
+class Assistant:
+    """Question in, cited answer (or an honest refusal with a hand-off) out, retold in plain words
+    when a rewriter is wired in."""
+
+    def __init__(self, answerer: Answerer, rewriter: Rewriter | None = None,
+                 conversations: Conversations | None = None) -> None:
         self.answerer = answerer
+        self.rewriter = rewriter
         self.conversations = conversations or Conversations()
 
     @classmethod
@@ -62,10 +74,14 @@ class Assistant:
                                     normalizer, settings.index_dir, settings.index_name, DEFAULT_WEIGHTS)
         return cls(ExtractiveAnswerer(retriever, normalizer, ScopeChecker.load(), Thresholds()))
 
-    def ask(self, question: str, conversation_id: str | None = None) -> Answer:
+    def ask(self, question: str, conversation_id: str | None = None,
+            options: RewriteOptions | None = None) -> Answer:
         conversation_id = conversation_id or uuid.uuid4().hex
         history = self.conversations.history(conversation_id)
         answer = self.answerer.answer(question, history)
         if not answer.refused:
             self.conversations.remember(conversation_id, answer.resolved_question or question)
-        return replace(answer, conversation_id=conversation_id)
+        answer = replace(answer, conversation_id=conversation_id)
+        if self.rewriter is not None:
+            answer = replace(answer, plain=self.rewriter.rewrite(answer, options or RewriteOptions()))
+        return answer

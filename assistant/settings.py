@@ -47,6 +47,20 @@ class Settings(BaseSettings):
     llm_base_url: str | None = Field(None, description="OpenAI-compatible endpoint (Qwen, DeepSeek, vLLM, Ollama).")
     llm_model: str | None = Field(None, description="Model name at the LLM endpoint.")
     llm_api_key: SecretStr | None = Field(None, description="API key for the LLM endpoint.")
+    llm_timeout: float = Field(20.0, gt=0, le=300, description="Seconds one LLM call may take before the "
+                               "extractive answer is used instead.")
+    llm_retries: int = Field(1, ge=0, le=5, description="Extra attempts after a failed LLM call.")
+    staff_key: SecretStr | None = Field(None, description="API key for the staff endpoints and the staff "
+                                        "console (header `X-Staff-Key`). Unset: staff access is closed.")
+    wechat_token: SecretStr | None = Field(None, description="Token of the WeChat official account "
+                                           "(server verification). Unset: /wechat is closed.")
+    wechat_appid: str | None = Field(None, description="AppID of the WeChat official account.")
+    wechat_aes_key: SecretStr | None = Field(None, description="EncodingAESKey: when set, /wechat runs in "
+                                             "safe mode (encrypted messages).")
+    wechat_secret: SecretStr | None = Field(None, description="AppSecret, for delivering late answers through "
+                                            "the customer-service message API.")
+    max_question_chars: int = Field(500, ge=10, le=10_000, description="Longest question accepted.")
+    rate_limit_per_minute: int = Field(60, ge=1, le=100_000, description="Questions per client per minute.")
 
     @field_validator("chroma_url")
     @classmethod
