@@ -1,7 +1,8 @@
 """Query understanding before retrieval.
 
 A question is normalised step by step, and the original is always kept for display:
-1. width and compatibility forms folded (NFKC), Traditional → Simplified characters (OpenCC);
+1. width and compatibility forms folded (NFKC), Traditional → Simplified characters (OpenCC), typed
+   pinyin back to characters ("shenfenzheng丢了" → "身份证丢了", assistant.pinyin) when a decoder is given;
 2. dialect and colloquial expressions → standard Mandarin (corpus/dialect.yaml), longest first;
 3. Chinese numerals before a unit → digits ("六十日" → "60日"), as the corpus writes them;
 4. glossary terms expanded both ways: an official term adds its everyday wording and the other way
@@ -15,6 +16,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from assistant.lexicon import DialectEntry, GlossaryEntry
+from assistant.pinyin import PinyinDecoder
 
 DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 UNITS = {"十": 10, "百": 100, "千": 1000}
@@ -68,8 +70,11 @@ def chinese_number(text: str) -> int | None:
 class QueryNormalizer:
     """Normalises questions with the dialect lexicon and the glossary."""
 
-    def __init__(self, dialect: list[DialectEntry], glossary: list[GlossaryEntry]) -> None:
+    def __init__(self, dialect: list[DialectEntry], glossary: list[GlossaryEntry],
+                 pinyin: PinyinDecoder | None = None) -> None:
         import opencc
+
+        self.pinyin = pinyin
 
         self._to_simplified = opencc.OpenCC("t2s")
         self._standard = {entry.expr: entry for entry in dialect}
@@ -85,11 +90,11 @@ class QueryNormalizer:
     def normalize(self, question: str) -> Query:
         folded = unicodedata.normalize("NFKC", question).strip()
         converted = self._to_simplified.convert(folded)
-        simplified = converted
+        simplified, from_pinyin = self.pinyin.decode(converted) if self.pinyin else (converted, ())
         removed = tuple(m.group(0) for m in INSTRUCTION_CLAUSES.finditer(simplified))
         if removed:
             simplified = INSTRUCTION_CLAUSES.sub("", simplified).strip(" ,，。")
-        replaced: list[tuple[str, str]] = []
+        replaced: list[tuple[str, str]] = list(from_pinyin)
         dialects: list[str] = []
 
         def substitute(match: re.Match[str]) -> str:

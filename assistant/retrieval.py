@@ -1,5 +1,6 @@
 """Hybrid retrieval: dense (Chroma, the configured embedder) + lexical (BM25 over jieba tokens),
-fused by weighted reciprocal rank, after query normalisation (assistant.query).
+fused (assistant.fusion: weighted reciprocal rank or standardised scores), after query
+normalisation (assistant.query).
 
 The retriever always reads the live generation: it follows the registry pointer, loads that
 generation's catalog once, and if a re-index switched and dropped the generation between two calls
@@ -17,7 +18,8 @@ from typing import Any
 from assistant.catalog import Catalog
 from assistant.documents import Scalar
 from assistant.embedders import Embedder
-from assistant.errors import ConfigError, StoreError
+from assistant.errors import StoreError
+from assistant.fusion import FusionWeights, fuse
 from assistant.query import Query, QueryNormalizer
 from assistant.store import ChromaStore
 
@@ -74,22 +76,6 @@ class Filters:
         return True
 
 
-@dataclass(frozen=True)
-class FusionWeights:
-    """Weighted reciprocal-rank fusion: score = Σ weight / (k + rank)."""
-
-    dense: float = 1.0
-    lexical: float = 1.0
-    k: int = 60
-    depth: int = 50  # candidates taken from each side
-
-    def __post_init__(self) -> None:
-        if self.dense < 0 or self.lexical < 0 or self.dense + self.lexical == 0:
-            raise ConfigError(f"fusion weights must be ≥ 0 and not both 0, got {self.dense}/{self.lexical}")
-        if self.k < 1 or self.depth < 1:
-            raise ConfigError(f"k and depth must be greater than 0, got k={self.k}, depth={self.depth}")
-
-
 @dataclass
 class _Live:
     collection: str
@@ -139,30 +125,26 @@ class HybridRetriever:
         dense = self.store.query(live.collection, vector, depth * (3 if filters else 1))
         lexical = live.catalog.lexical.search(query.search_text, depth * (3 if filters else 1))
         accepted = filters.accepts if filters else (lambda meta: True)
-        fused: dict[str, dict[str, Any]] = {}
-        dense_rank = 0
+        found: dict[str, tuple[str, dict[str, Scalar]]] = {}
+        dense_side: list[tuple[str, float]] = []
         for hit in dense:
-            if not accepted(hit.metadata):
-                continue
-            dense_rank += 1
-            entry = fused.setdefault(hit.chunk_id, {"text": hit.text, "metadata": hit.metadata, "score": 0.0})
-            entry["dense"] = hit.score
-            entry["score"] += self.weights.dense / (self.weights.k + dense_rank)
-        lexical_rank = 0
+            if accepted(hit.metadata):
+                found[hit.chunk_id] = (hit.text, hit.metadata)
+                dense_side.append((hit.chunk_id, hit.score))
+        lexical_side: list[tuple[str, float]] = []
         for chunk_id, bm25 in lexical:
             stored = live.catalog.chunks.get(chunk_id)
-            if stored is None or not accepted(stored.metadata):
-                continue
-            lexical_rank += 1
-            entry = fused.setdefault(chunk_id, {"text": stored.text, "metadata": stored.metadata, "score": 0.0})
-            entry["lexical"] = bm25
-            entry["score"] += self.weights.lexical / (self.weights.k + lexical_rank)
-        ranked = sorted(fused.items(), key=lambda item: -item[1]["score"])[:k]
-        return [
-            Passage(chunk_id=cid, doc_id=str(e["metadata"].get("doc_id", "")), text=e["text"], metadata=e["metadata"],
-                    score=e["score"], dense=e.get("dense"), lexical=e.get("lexical"))
-            for cid, e in ranked
-        ]
+            if stored is not None and accepted(stored.metadata):
+                found.setdefault(chunk_id, (stored.text, stored.metadata))
+                lexical_side.append((chunk_id, bm25))
+        dense_scores, lexical_scores = dict(dense_side), dict(lexical_side)
+        passages = []
+        for chunk_id, score in fuse(dense_side[:depth], lexical_side[:depth], self.weights)[:k]:
+            text, metadata = found[chunk_id]
+            passages.append(Passage(chunk_id=chunk_id, doc_id=str(metadata.get("doc_id", "")), text=text,
+                                    metadata=metadata, score=score, dense=dense_scores.get(chunk_id),
+                                    lexical=lexical_scores.get(chunk_id)))
+        return passages
 
     def _current(self) -> _Live:
         collection = self.store.require_live(self.index_key)
