@@ -17,14 +17,12 @@ from assistant.embedders import create_embedder
 from assistant.lexicon import load_dialect, load_glossary
 from assistant.pinyin import PinyinDecoder
 from assistant.query import QueryNormalizer
-from assistant.fusion import FusionWeights
+from assistant.fusion import DEFAULT_WEIGHTS
 from assistant.retrieval import HybridRetriever
 from assistant.scope import ScopeChecker
 from assistant.settings import Settings
 from assistant.store import ChromaStore
 
-# Measured on the dev half of the eval set (README, "Measured"): dense 1.0 / lexical 0.7.
-DEFAULT_WEIGHTS = FusionWeights(dense=1.0, lexical=0.7)
 
 
 def create_normalizer(corpus_dir: Path) -> QueryNormalizer:

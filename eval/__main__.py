@@ -14,11 +14,18 @@ from rich.console import Console
 from rich.table import Table
 
 from assistant.errors import ZhengwuError
+from assistant.fusion import DEFAULT_WEIGHTS, FusionWeights
 from assistant.settings import Settings
 
 app = typer.Typer(help="Zhengwu benchmarks and the staff eval harness.", no_args_is_help=True)
 console = Console(stderr=True)
 DENSE = {"e5": "e5", "use": "use", "m3e": "st:m3e-small"}
+# Hybrid systems over e5 + BM25: (fusion, whether the product's query normaliser runs first).
+HYBRID = {
+    "chatchat": (FusionWeights(dense=0.5, lexical=0.5), False),  # Langchain-Chatchat's ensemble retriever
+    "zhengwu-z": (FusionWeights(dense=1.0, lexical=0.2, method="zscore"), True),
+    "zhengwu": (DEFAULT_WEIGHTS, True),  # the product's retriever
+}
 
 Threads = Annotated[int, typer.Option("--threads", min=1, help="CPU threads (pinned; default 1).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object with every figure on the last line.")]
@@ -71,13 +78,17 @@ def bench(
     data: Annotated[Path, typer.Option("--data", help="msgabench: zhengwu_qa.jsonl; ncp: the dataset folder.")],
     split: Annotated[str, typer.Option(help="dev, test or all (sha1(id) % 5 == 0 is test).")] = "test",
     queries: Annotated[Path | None, typer.Option("--queries", help="Own questions: JSON lines {question, relevant_ids}.")] = None,
-    systems: Annotated[str, typer.Option(help="Comma-separated: bm25, e5, use, m3e.")] = "bm25,e5,use,m3e",
+    systems: Annotated[str, typer.Option(help="Comma-separated: bm25, e5, use, m3e, chatchat, zhengwu-z, zhengwu.")]
+    = "bm25,e5,use,m3e,chatchat,zhengwu-z,zhengwu",
     limit: Annotated[int, typer.Option(min=1, help="Score at most this many queries.")] = 100_000,
     threads: Threads = 1,
     as_json: AsJson = False,
 ) -> None:
     """Retrieval benchmark: every system side by side, one run."""
+    import numpy as np
+
     from assistant.embedders import create_embedder
+    from assistant.service import create_normalizer
     from eval import bench as runner
     from eval.datasets import load_msgabench, load_ncp, load_query_file
     from indexer.splitter import Splitter
@@ -85,7 +96,7 @@ def bench(
     if split not in ("dev", "test", "all"):
         raise typer.BadParameter(f"split must be dev, test or all, got {split!r}")
     wanted = [s.strip() for s in systems.split(",") if s.strip()]
-    unknown = [s for s in wanted if s != "bm25" and s not in DENSE]
+    unknown = [s for s in wanted if s != "bm25" and s not in DENSE and s not in HYBRID]
     if unknown:
         raise typer.BadParameter(f"unknown system(s): {', '.join(unknown)}")
     settings = _settings(threads)
@@ -97,26 +108,41 @@ def bench(
         asked = (load_query_file(queries) if queries else loaded.queries)[:limit]
         chunks = runner.chunk_benchmark(loaded, Splitter(settings.chunk_chars, settings.chunk_overlap))
         results: dict[str, dict[str, float]] = {}
+        vectors_of: dict[str, tuple[object, np.ndarray]] = {}
+
+        def dense(name: str) -> tuple[object, np.ndarray]:
+            if name not in vectors_of:
+                embedder = create_embedder(DENSE[name], threads)
+                vectors, seconds = runner.timed(lambda: runner.embed_chunks(
+                    chunks, embedder, settings.data_dir / "bench-cache", f"{benchmark}-{loaded.fingerprint}"))
+                console.print(f"{name}: corpus embeddings ready in {seconds:.1f}s ({len(chunks)} chunks)")
+                vectors_of[name] = (embedder, vectors)
+            return vectors_of[name]
+
+        bm25 = runner.build_bm25(chunks)
         for system in wanted:
             if system == "bm25":
-                index = runner.build_bm25(chunks)
-                rankings, seconds = runner.timed(lambda: runner.rank_bm25(asked, chunks, index))
+                rankings, seconds = runner.timed(lambda: runner.rank_bm25(asked, chunks, bm25))
+            elif system in HYBRID:
+                embedder, vectors = dense("e5")
+                weights, normalise = HYBRID[system]
+                normalizer = create_normalizer(settings.corpus_dir) if normalise else None
+                rankings, seconds = runner.timed(lambda: runner.rank_hybrid(
+                    asked, chunks, vectors, embedder, bm25, weights, normalizer))
             else:
-                embedder = create_embedder(DENSE[system], threads)
-                vectors, embed_seconds = runner.timed(lambda: runner.embed_chunks(
-                    chunks, embedder, settings.data_dir / "bench-cache", f"{benchmark}-{loaded.fingerprint}"))
-                console.print(f"{system}: corpus embeddings ready in {embed_seconds:.1f}s ({len(chunks)} chunks)")
+                embedder, vectors = dense(system)
                 rankings, seconds = runner.timed(lambda: runner.rank_dense(asked, chunks, vectors, embedder))
-            results[system] = {**runner.score(asked, rankings), "query_ms": round(1000 * seconds / max(len(asked), 1), 2)}
+            results[system] = {**runner.score(asked, rankings, spans=benchmark == "ncp"),
+                               "query_ms": round(1000 * seconds / max(len(asked), 1), 2)}
     except ZhengwuError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc
     table = Table(title=f"{benchmark} · split {split} · {len(asked)} questions · {len(loaded.documents)} documents")
-    for column in ("system", "hit@1", "hit@5", "MRR@10", "ms/query"):
+    columns = ["hit@1", "hit@5", "mrr@10"] + (["span@5"] if benchmark == "ncp" else [])
+    for column in ("system", *columns, "ms/query"):
         table.add_column(column, justify="right")
     for system, figures in results.items():
-        table.add_row(system, f"{figures['hit@1']:.3f}", f"{figures['hit@5']:.3f}", f"{figures['mrr@10']:.3f}",
-                      f"{figures['query_ms']:.1f}")
+        table.add_row(system, *(f"{figures[c]:.3f}" for c in columns), f"{figures['query_ms']:.1f}")
     Console().print(table)
     _emit({"benchmark": benchmark, "split": split, "n": len(asked), "threads": threads, "systems": results}, as_json)
 

@@ -1,8 +1,12 @@
 """Retrieval benchmarks: every system over the same corpus and queries, in one run.
 
-Systems: `bm25` (jieba + bm25s over the chunks), and one dense system per embedder (exact cosine
-over the chunks). Documents are split with the product's splitter and a document scores as its
-best chunk (passage-level scoring). Chunk embeddings are cached under the data dir, keyed by the
+Systems: `bm25` (jieba + bm25s over the chunks), one dense system per embedder (exact cosine over
+the chunks), `chatchat` (Langchain-Chatchat's ensemble: RRF of BM25 and e5 with weights 0.5/0.5,
+raw question), `zhengwu-z` (our pipeline with standardised-score fusion instead of RRF) and
+`zhengwu`: the product's own retrieval: the query normaliser (Traditional, pinyin, dialect,
+numerals, glossary), e5 + BM25 candidates fused with `assistant.fusion` and the product's weights.
+Documents are split with the product's splitter and a document scores as its best chunk
+(passage-level scoring); the chunk ranking is kept too, for the NCP answer-span check. Chunk embeddings are cached under the data dir, keyed by the
 data, the chunking and the embedder, so a second run does not re-embed.
 """
 
@@ -18,7 +22,9 @@ import numpy as np
 
 from assistant.documents import Chunk
 from assistant.embedders import Embedder
+from assistant.fusion import FusionWeights, fuse
 from assistant.lexical import LexicalIndex
+from assistant.query import QueryNormalizer
 from eval.datasets import Benchmark, BenchQuery
 from indexer.splitter import Splitter
 
@@ -29,6 +35,10 @@ DEPTH = 10  # ranks scored (MRR@10); hit@k for k ≤ DEPTH
 class Ranking:
     qid: str
     doc_ids: list[str]
+    chunk_texts: tuple[str, ...] = ()  # the best chunks, best first (what an answer would cite)
+
+
+SPAN_DEPTH = 5  # an answer span counts as cited when it lies inside one of the 5 best chunks
 
 
 def chunk_benchmark(bench: Benchmark, splitter: Splitter) -> list[Chunk]:
@@ -55,12 +65,35 @@ def embed_chunks(chunks: list[Chunk], embedder: Embedder, cache_dir: Path, key: 
     return vectors
 
 
-def best_per_document(chunk_doc_ids: list[str], scores: np.ndarray, depth: int = DEPTH) -> list[str]:
+def rank_hybrid(queries: list[BenchQuery], chunks: list[Chunk], vectors: np.ndarray, embedder: Embedder,
+                index: LexicalIndex, weights: FusionWeights, normalizer: QueryNormalizer | None) -> list[Ranking]:
+    """Dense and BM25 candidates fused by `assistant.fusion`, as the product's retriever does."""
+    texts = [normalizer.normalize(q.question).search_text if normalizer else q.question for q in queries]
+    query_vectors = embedder.encode(texts, is_query=True)
+    doc_ids = [c.doc_id for c in chunks]
+    rankings = []
+    for query, text, vector in zip(queries, texts, query_vectors, strict=True):
+        cosine = vectors @ vector
+        top = np.argsort(-cosine, kind="stable")[: weights.depth]
+        dense = [(str(i), float(cosine[i])) for i in top]
+        fused = fuse(dense, index.search(text, weights.depth), weights)
+        order = [int(i) for i, _ in fused]
+        scores = np.full(len(chunks), -np.inf, dtype=np.float32)
+        scores[order] = [score for _, score in fused]
+        rankings.append(Ranking(query.qid, best_per_document(doc_ids, scores, finite=True),
+                                tuple(chunks[i].text for i in order[:SPAN_DEPTH])))
+    return rankings
+
+
+def best_per_document(chunk_doc_ids: list[str], scores: np.ndarray, depth: int = DEPTH,
+                      finite: bool = False) -> list[str]:
     """Documents ranked by their best chunk."""
     order = np.argsort(-scores, kind="stable")
     ranked: list[str] = []
     seen: set[str] = set()
     for index in order:
+        if finite and not np.isfinite(scores[index]):
+            break
         doc_id = chunk_doc_ids[index]
         if doc_id not in seen:
             seen.add(doc_id)
@@ -73,7 +106,12 @@ def best_per_document(chunk_doc_ids: list[str], scores: np.ndarray, depth: int =
 def rank_dense(queries: list[BenchQuery], chunks: list[Chunk], vectors: np.ndarray, embedder: Embedder) -> list[Ranking]:
     doc_ids = [c.doc_id for c in chunks]
     query_vectors = embedder.encode([q.question for q in queries], is_query=True)
-    return [Ranking(q.qid, best_per_document(doc_ids, vectors @ qv)) for q, qv in zip(queries, query_vectors, strict=True)]
+    rankings = []
+    for query, vector in zip(queries, query_vectors, strict=True):
+        cosine = vectors @ vector
+        top = np.argsort(-cosine, kind="stable")[:SPAN_DEPTH]
+        rankings.append(Ranking(query.qid, best_per_document(doc_ids, cosine), tuple(chunks[i].text for i in top)))
+    return rankings
 
 
 def build_bm25(chunks: list[Chunk]) -> LexicalIndex:
@@ -83,27 +121,35 @@ def build_bm25(chunks: list[Chunk]) -> LexicalIndex:
 def rank_bm25(queries: list[BenchQuery], chunks: list[Chunk], index: LexicalIndex) -> list[Ranking]:
     rankings = []
     for query in queries:
-        scores = np.zeros(len(chunks), dtype=np.float32)
-        for chunk_index, score in index.search(query.question, k=DEPTH * 5):
+        hits = index.search(query.question, k=DEPTH * 5)
+        scores = np.full(len(chunks), -np.inf, dtype=np.float32)
+        for chunk_index, score in hits:
             scores[int(chunk_index)] = score
-        ranked = best_per_document([c.doc_id for c in chunks], scores) if scores.any() else []
-        rankings.append(Ranking(query.qid, [d for d in ranked if d]))
+        ranked = best_per_document([c.doc_id for c in chunks], scores, finite=True)
+        rankings.append(Ranking(query.qid, ranked, tuple(chunks[int(i)].text for i, _ in hits[:SPAN_DEPTH])))
     return rankings
 
 
-def score(queries: list[BenchQuery], rankings: list[Ranking]) -> dict[str, float]:
-    """hit@1, hit@5 and MRR@10 (a hit: any relevant document at that rank or better)."""
-    by_id = {r.qid: r.doc_ids for r in rankings}
-    hit1 = hit5 = reciprocal = 0.0
+def score(queries: list[BenchQuery], rankings: list[Ranking], spans: bool = False) -> dict[str, float]:
+    """hit@1, hit@5 and MRR@10 (a hit: any relevant document at that rank or better); with
+    `spans`, also span@5: the share of questions whose answer span lies inside one of the 5 best chunks."""
+    by_id = {r.qid: r for r in rankings}
+    hit1 = hit5 = reciprocal = spanned = 0.0
     for query in queries:
-        ranked = by_id.get(query.qid, [])
+        found = by_id.get(query.qid)
+        ranked = found.doc_ids if found else []
+        if spans and found and query.span and any(query.span in text for text in found.chunk_texts):
+            spanned += 1
         first = next((i for i, d in enumerate(ranked[:DEPTH]) if d in query.relevant), None)
         if first is not None:
             hit1 += first == 0
             hit5 += first < 5
             reciprocal += 1.0 / (first + 1)
     n = max(len(queries), 1)
-    return {"hit@1": round(hit1 / n, 4), "hit@5": round(hit5 / n, 4), "mrr@10": round(reciprocal / n, 4)}
+    figures = {"hit@1": round(hit1 / n, 4), "hit@5": round(hit5 / n, 4), "mrr@10": round(reciprocal / n, 4)}
+    if spans:
+        figures["span@5"] = round(spanned / max(sum(1 for q in queries if q.span), 1), 4)
+    return figures
 
 
 def timed(action: Callable[[], object]) -> tuple[object, float]:

@@ -24,7 +24,7 @@ class BenchQuery:
     qid: str
     question: str
     relevant: frozenset[str]
-    answer: str = ""
+    span: str = ""  # the answer span (NCP): scored as found when it lies inside a cited chunk
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def load_msgabench(path: Path, split: BenchSplit = "test") -> Benchmark:
         for row in rows
     ]
     queries = [
-        BenchQuery(row["id"], row["question"].strip(), frozenset(by_answer[row["answer"].strip()]), row["answer"])
+        BenchQuery(row["id"], row["question"].strip(), frozenset(by_answer[row["answer"].strip()]))
         for row in rows
         if in_split(row["id"], split)
     ]
@@ -77,7 +77,7 @@ def load_ncp(folder: Path, split: BenchSplit = "test") -> Benchmark:
         for row in _read_jsonl(folder / "corpus_subset_599docs.jsonl")
     ]
     queries = [
-        BenchQuery(row["qid"], row["question"], frozenset([row["relevant_docid"]]), row.get("answer", ""))
+        BenchQuery(row["qid"], row["question"], frozenset([row["relevant_docid"]]), span=row.get("answer", ""))
         for row in _read_jsonl(folder / "eval_questions_on_subset.jsonl")
         if in_split(row["qid"], split)
     ]
