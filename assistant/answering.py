@@ -104,8 +104,12 @@ class ExtractiveAnswerer:
     # --- decisions ------------------------------------------------------------------------------
 
     def _resolve_follow_up(self, query: Query, history: tuple[str, ...]) -> Query:
-        """A short or anaphoric follow-up is asked about the previous question's matter."""
-        if not history or not (len(query.text) <= 14 or FOLLOW_UP_START.match(query.text)):
+        """An anaphoric follow-up ("那要带什么材料？"), or a short one that names no matter of its own
+        ("要多少钱？"), is asked about the previous question's matter. A short question with its own
+        matter ("身份证丢了怎么补办") stands alone."""
+        if not history:
+            return query
+        if not FOLLOW_UP_START.match(query.text) and (len(query.text) > 14 or _names_a_matter(query.text)):
             return query
         previous = self.normalizer.normalize(history[-1])
         return Query(original=query.original, text=f"{previous.text} {query.text}",
@@ -206,6 +210,17 @@ class ExtractiveAnswerer:
             return None
         department, phone = _department_phone(catalog, citations[0].doc_id)
         return Handoff(message="如需进一步确认，可拨打12345政务服务便民热线或咨询办理部门。", department=department, phone=phone)
+
+
+INTENT_WORDS = tuple(word for words, _ in INTENTS for word in words)
+# How-to-do-it words that ask about the same matter, not a new one ("能代办吗？", "周末能办吗？").
+MODALITY_WORDS = frozenset("拿到 领到 下来 时候 要交 能办 哪办 本人 代办 委托 周末 邮寄 网上 线上 现场 窗口 预约 排队 当天 加急 自己 亲自 手机".split())
+
+
+def _names_a_matter(text: str) -> bool:
+    """True when the question has a term besides what-is-asked words (材料, 多少钱, 在哪 …)."""
+    return any(len(term) >= 2 and term not in MODALITY_WORDS and not any(term in word for word in INTENT_WORDS)
+               for term in tokenize(text))
 
 
 def _citation(number: int, chunk: StoredChunk) -> Citation:

@@ -15,6 +15,7 @@ from assistant.answer import Answer, Rewrite, RewriteOptions
 from assistant.answering import ExtractiveAnswerer, Thresholds
 from assistant.embedders import create_embedder
 from assistant.lexicon import load_dialect, load_glossary
+from assistant.llm import LlmAnswerer, create_chat_model, load_prompt
 from assistant.pinyin import PinyinDecoder
 from assistant.query import QueryNormalizer
 from assistant.fusion import DEFAULT_WEIGHTS
@@ -81,7 +82,11 @@ class Assistant:
         normalizer = create_normalizer(settings.corpus_dir)
         retriever = HybridRetriever(ChromaStore.connect(settings), create_embedder(settings.embedder, settings.threads),
                                     normalizer, settings.index_dir, settings.index_name, DEFAULT_WEIGHTS)
-        return cls(ExtractiveAnswerer(retriever, normalizer, ScopeChecker.load(), Thresholds()))
+        extractive = ExtractiveAnswerer(retriever, normalizer, ScopeChecker.load(), Thresholds())
+        model = create_chat_model(settings)
+        if model is None:
+            return cls(extractive)
+        return cls(LlmAnswerer(extractive, model, load_prompt("answer"), settings.llm_timeout, settings.llm_retries))
 
     def ask(self, question: str, conversation_id: str | None = None,
             options: RewriteOptions | None = None) -> Answer:

@@ -85,6 +85,16 @@ def test_follow_up_resolves_to_the_previous_matter(assistant: Assistant) -> None
     assert alone.conversation_id != first.conversation_id and "身份证" not in alone.resolved_question
 
 
+def test_a_short_question_with_its_own_matter_is_not_a_follow_up(assistant: Assistant) -> None:
+    first = assistant.ask("补办身份证的工本费是多少钱")
+    fee_only = assistant.ask("要几天能拿到？", conversation_id=first.conversation_id)
+    assert "身份证" in fee_only.resolved_question  # names no matter: asked about the previous one
+    fresh = assistant.ask("申请美国绿卡需要什么条件")
+    same_chat = assistant.ask("申请美国绿卡需要什么条件", conversation_id=first.conversation_id)
+    assert same_chat.resolved_question == fresh.resolved_question and "身份证" not in same_chat.resolved_question
+    assert same_chat.refused == fresh.refused and same_chat.cited_doc_ids == fresh.cited_doc_ids
+
+
 def test_instructions_in_questions_and_documents_change_nothing(make_settings: Callable[..., Settings], e5: Embedder, tiny_corpus: Path) -> None:
     clean = build(make_settings(), e5, tiny_corpus)
     write(tiny_corpus / "policies" / "policy-dog-notice.md", INJECTED)
