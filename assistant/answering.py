@@ -36,6 +36,7 @@ INTENTS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (("领多少", "补贴多少", "能领", "标准", "每月多少", "一个月多少", "给多少", "奖励多少"), ("支持标准", "收费标准")),
 )
 DEFAULT_GUIDE_SECTIONS = ("办理流程", "申请材料")
+FOLLOW_UP_MAX_CHARS = 14  # longer questions stand alone unless they open anaphorically
 FOLLOW_UP_START = re.compile(r"^(那|那么|那要|那我|还|另外|它|这个|这|要是|如果)")
 
 
@@ -104,17 +105,23 @@ class ExtractiveAnswerer:
     # --- decisions ------------------------------------------------------------------------------
 
     def _resolve_follow_up(self, query: Query, history: tuple[str, ...]) -> Query:
-        """An anaphoric follow-up ("那要带什么材料？"), or a short one that names no matter of its own
-        ("要多少钱？"), is asked about the previous question's matter. A short question with its own
-        matter ("身份证丢了怎么补办") stands alone."""
-        if not history:
-            return query
-        if not FOLLOW_UP_START.match(query.text) and (len(query.text) > 14 or _names_a_matter(query.text)):
+        """A question is asked about the previous question's matter when it is anaphoric
+        ("那要带什么材料？"), names no matter of its own ("要多少钱？"), or is short and its own
+        terms belong to the previous matter's documents ("冷静期内后悔了怎么办？" after a divorce
+        question). A short question on a new matter ("申请美国绿卡需要什么条件") stands alone."""
+        if not history or len(query.text) > FOLLOW_UP_MAX_CHARS and not FOLLOW_UP_START.match(query.text):
             return query
         previous = self.normalizer.normalize(history[-1])
-        return Query(original=query.original, text=f"{previous.text} {query.text}",
-                     expansions=previous.expansions + query.expansions, dialects=query.dialects,
-                     traditional=query.traditional)
+        combined = Query(original=query.original, text=f"{previous.text} {query.text}",
+                         expansions=previous.expansions + query.expansions, dialects=query.dialects,
+                         traditional=query.traditional)
+        own_terms = _matter_terms(query.text)
+        if FOLLOW_UP_START.match(query.text) or not own_terms:
+            return combined
+        found: set[str] = set()
+        for passage in self.retriever.retrieve(combined, k=self.k):
+            found.update(tokenize(f"{passage.title} {passage.text}"))
+        return combined if len(own_terms & found) / len(own_terms) >= 0.5 else query
 
     def _has_evidence(self, query: Query, passages: list[Passage]) -> bool:
         if not passages:
@@ -214,13 +221,13 @@ class ExtractiveAnswerer:
 
 INTENT_WORDS = tuple(word for words, _ in INTENTS for word in words)
 # How-to-do-it words that ask about the same matter, not a new one ("能代办吗？", "周末能办吗？").
-MODALITY_WORDS = frozenset("拿到 领到 下来 时候 要交 能办 哪办 本人 代办 委托 周末 邮寄 网上 线上 现场 窗口 预约 排队 当天 加急 自己 亲自 手机".split())
+MODALITY_WORDS = frozenset("带些 接下来 接下 然后 之后 下一步 拿到 领到 下来 时候 要交 能办 哪办 本人 代办 委托 周末 邮寄 网上 线上 现场 窗口 预约 排队 当天 加急 自己 亲自 手机".split())
 
 
-def _names_a_matter(text: str) -> bool:
-    """True when the question has a term besides what-is-asked words (材料, 多少钱, 在哪 …)."""
-    return any(len(term) >= 2 and term not in MODALITY_WORDS and not any(term in word for word in INTENT_WORDS)
-               for term in tokenize(text))
+def _matter_terms(text: str) -> set[str]:
+    """The question's terms besides what-is-asked words (材料, 多少钱, 在哪, 能代办 …)."""
+    return {term for term in tokenize(text)
+            if len(term) >= 2 and term not in MODALITY_WORDS and not any(term in word for word in INTENT_WORDS)}
 
 
 def _citation(number: int, chunk: StoredChunk) -> Citation:
