@@ -2,57 +2,57 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import logging
 
-from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from fastapi import FastAPI
 
-from assistant.catalog import open_manifest
-from assistant.embedders import embedder_key
-from assistant.errors import IndexNotFoundError, StoreError, ZhengwuError
+from api import ask, feedback, health, metrics, staff
+from api.dependencies import AssistantProvider
+from api.errors import install_error_handlers
+from api.limits import JSON_BODY_LIMIT, UPLOAD_BODY_LIMIT, BodySizeLimit, RateLimiter
+from api.metrics import Metrics, RequestRecorder
+from api.wechat import create_wechat_router
+from assistant.feedback import FeedbackStore, RecentAnswers
+from assistant.service import Assistant
 from assistant.settings import Settings
 from assistant.store import ChromaStore
+from indexer.reindex import ReindexJob, Uploads
 
 
-class Health(BaseModel):
-    status: str
-    index_loaded: bool
-    index: str
-    collection: str | None
-    documents: int
-    chunks: int
-    embedder: str
-    store: str
-
-
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAPI:
+    """The API over `settings`. `assistant` is built from settings on first use when not given."""
     app = FastAPI(title="政务问答助手 Zhengwu", version="0.1.0",
-                  description="Cited answers about government services and policies.")
+                  description="Cited answers about government services and policies. Errors are real HTTP "
+                              "statuses with the body `{\"error\": code, \"message\": ...}`.")
     app.state.settings = settings
     app.state.store = ChromaStore.connect(settings)
+    app.state.assistant = assistant  # the assistant once there is one (set by the provider when it builds it)
+    app.state.assistant_provider = AssistantProvider(  # `provider()` builds it on first use; the WeChat router takes it
+        settings, assistant, on_build=lambda built: setattr(app.state, "assistant", built))
+    app.state.answers = RecentAnswers()
+    app.state.feedback = FeedbackStore.from_settings(settings)
+    app.state.metrics = Metrics()
+    app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
+    app.state.reindex_job = ReindexJob(settings)
+    app.state.uploads = Uploads.from_settings(settings)
 
-    @app.exception_handler(ZhengwuError)
-    async def _zhengwu_error(_: Request, exc: ZhengwuError) -> JSONResponse:
-        status = 503 if isinstance(exc, StoreError) else 500
-        return JSONResponse({"error": type(exc).__name__, "message": str(exc)}, status_code=status)
-
-    @app.get("/healthz", response_model=Health)
-    def healthz(store: Annotated[ChromaStore, Depends(_store)]) -> JSONResponse | Health:
-        index_key = f"{settings.index_name}-{embedder_key(settings.embedder)}"
-        try:
-            live = store.require_live(index_key)
-        except IndexNotFoundError:
-            body = Health(status="no_index", index_loaded=False, index=index_key, collection=None, documents=0,
-                          chunks=0, embedder=settings.embedder, store=store.description)
-            return JSONResponse(body.model_dump(), status_code=503)
-        documents = open_manifest(settings.index_dir, store, live)
-        return Health(status="ok", index_loaded=True, index=index_key, collection=live, documents=len(documents),
-                      chunks=sum(len(d.chunk_ids) for d in documents.values()), embedder=settings.embedder,
-                      store=store.description)
-
+    install_error_handlers(app)
+    for module in (health, metrics, ask, feedback, staff):
+        app.include_router(module.router)
+    app.include_router(feedback.staff_router)
+    app.include_router(create_wechat_router(settings, app.state.assistant_provider))
+    app.add_middleware(BodySizeLimit, default_limit=JSON_BODY_LIMIT,
+                       limits={"/v1/staff/documents": UPLOAD_BODY_LIMIT})
+    app.add_middleware(RequestRecorder, metrics=app.state.metrics)
+    _log_requests()
     return app
 
 
-def _store(request: Request) -> ChromaStore:
-    return request.app.state.store
+def _log_requests() -> None:
+    """Request lines go to stderr at INFO unless logging was configured already."""
+    logger = logging.getLogger("zhengwu.api")
+    if not logger.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)

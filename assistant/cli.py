@@ -43,30 +43,21 @@ def _settings() -> Settings:
 
 @app.command()
 def index(
-    paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders (default: the corpus dir).")] = None,
+    paths: Annotated[list[Path] | None, typer.Argument(
+        help="Files or folders (default: the corpus dir and the staff uploads under the data dir).")] = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-embed every document.")] = False,
 ) -> None:
     """Index documents into Chroma (incremental; atomic switch when complete)."""
-    from assistant.embedders import create_embedder
-    from assistant.store import ChromaStore
-    from indexer.indexing import Indexer
-    from indexer.loaders import load_paths
-    from indexer.splitter import Splitter
+    from indexer.reindex import reindex
 
     settings = _settings()
-    sources = paths or [settings.corpus_dir]
+    skipped: list[str] = []
+
+    def on_problem(problem: ZhengwuError) -> None:
+        skipped.append(str(problem))
+        errors.print(f"[yellow]skipped[/yellow] {problem}", soft_wrap=True)
+
     try:
-        loaded = load_paths(sources, root=Path.cwd())
-        for problem in loaded.problems:
-            errors.print(f"[yellow]skipped[/yellow] {problem.path}: {problem.reason}", soft_wrap=True)
-        indexer = Indexer(
-            store=ChromaStore.connect(settings),
-            embedder=create_embedder(settings.embedder, settings.threads),
-            splitter=Splitter(settings.chunk_chars, settings.chunk_overlap),
-            catalog_root=settings.index_dir,
-            index_name=settings.index_name,
-            batch_size=settings.batch_size,
-        )
         with Progress(
             TextColumn("[bold]embedding[/bold]"), BarColumn(), MofNCompleteColumn(),
             TextColumn("chunks · {task.fields[rate]}"), TimeRemainingColumn(),
@@ -79,7 +70,7 @@ def index(
                 rate = f"{done / elapsed:.1f}/s" if elapsed > 0 and done else ""
                 progress.update(task, completed=done, total=total, rate=rate)
 
-            summary = indexer.run(loaded.documents, rebuild=rebuild, on_progress=on_progress)
+            summary = reindex(settings, paths or None, rebuild=rebuild, on_progress=on_progress, on_problem=on_problem)
     except ZhengwuError as exc:
         errors.print(f"[red]indexing failed:[/red] {exc}", soft_wrap=True)
         raise typer.Exit(1) from exc
@@ -90,7 +81,7 @@ def index(
     for what, value in (
         ("added documents", summary.added), ("updated documents", summary.updated),
         ("removed documents", summary.removed), ("unchanged documents", summary.unchanged),
-        ("skipped files", len(loaded.problems)), ("chunks in index", summary.chunks_total),
+        ("skipped files", len(skipped)), ("chunks in index", summary.chunks_total),
         ("chunks embedded", summary.chunks_embedded), ("seconds", f"{summary.seconds:.2f}"),
         ("chunks/s", f"{summary.chunks_per_second:.1f}"),
     ):
@@ -135,7 +126,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
 ) -> None:
-    """Serve the HTTP API (OpenAPI docs at /docs)."""
+    """Serve the HTTP API (OpenAPI docs at /docs), the WeChat endpoint (/wechat) and the web pages."""
     import uvicorn
 
     from api.app import create_app
@@ -146,7 +137,8 @@ def serve(
     except ZhengwuError as exc:
         errors.print(f"[red]cannot start:[/red] {exc}", soft_wrap=True)
         raise typer.Exit(1) from exc
-    uvicorn.run(application, host=host, port=port, log_level="info")
+    # access_log off: the app logs each request itself, with personal data masked
+    uvicorn.run(application, host=host, port=port, log_level="info", access_log=False)
 
 
 @corpus_app.command("stats")

@@ -7,11 +7,23 @@ libraries, YAML, HTTP clients) are translated once, at the module that talks to 
     ZhengwuError
     ├── ConfigError          a setting is missing or invalid
     ├── LoadError            a source file cannot be read or parsed (carries the path and the reason)
+    │   ├── InvalidUploadNameError   an uploaded file's name is not a plain, safe .md/.jsonl name
+    │   └── UploadTooLargeError      an uploaded file is over the upload limit
     ├── EmbeddingError       an embedder cannot be created or failed to embed
     ├── StoreError           the vector store (Chroma) failed or is unreachable
     │   └── IndexNotFoundError   no index has been built yet for this name and embedder
-    └── IndexingError        an indexing run could not complete
-        └── IndexBusyError       another indexing run holds the lock
+    ├── IndexingError        an indexing run could not complete
+    │   └── IndexBusyError       another indexing run holds the lock
+    ├── DocumentConflictError    a request clashes with an existing document (a corpus document, a used id)
+    ├── DocumentNotFoundError    no uploaded document has this id
+    ├── FeedbackStoreError       the feedback database cannot be opened, read or written
+    ├── FeedbackNotFoundError    no feedback with this id
+    └── LlmError             the chat model failed or replied in a form that cannot be used
+        └── LlmTimeoutError      no reply within the time limit
+
+The HTTP faces add their own, next to the routes: `api.errors.ApiError` (an HTTP status the API
+answers on purpose) and the WeChat envelope's `WeChatRequestError`; `api.errors` maps every error
+above to one HTTP status and code.
 
 "No evidence" is not an error: the answerer returns a normal answer that says so.
 """
@@ -56,3 +68,35 @@ class IndexingError(ZhengwuError):
 
 class IndexBusyError(IndexingError):
     """Another indexing run holds the lock on this data directory."""
+
+
+class InvalidUploadNameError(LoadError):
+    """The uploaded file's name is not a plain, safe `.md`/`.jsonl` file name."""
+
+
+class UploadTooLargeError(LoadError):
+    """The uploaded file is larger than the upload limit."""
+
+
+class DocumentConflictError(ZhengwuError):
+    """The request clashes with a document that exists (a corpus document, a used id)."""
+
+
+class DocumentNotFoundError(ZhengwuError):
+    """No uploaded document has this id."""
+
+
+class FeedbackStoreError(ZhengwuError):
+    """The feedback database cannot be opened, read or written."""
+
+
+class FeedbackNotFoundError(ZhengwuError):
+    """No feedback with this id."""
+
+
+class LlmError(ZhengwuError):
+    """The chat model failed, or replied in a form that cannot be used."""
+
+
+class LlmTimeoutError(LlmError):
+    """The chat model did not reply within the time limit."""

@@ -32,7 +32,7 @@ from pydantic import SecretStr, ValidationError
 
 from assistant.answer import Answer, Block, Citation
 from assistant.answering import ExtractiveAnswerer
-from assistant.errors import ConfigError, ZhengwuError
+from assistant.errors import ConfigError, LlmError, LlmTimeoutError, ZhengwuError
 from assistant.query import INSTRUCTION_CLAUSES, chinese_number
 from assistant.settings import Settings
 
@@ -59,14 +59,6 @@ SENTENCE_NUMERAL = re.compile(
     r"(?=个工作日|个月|工作日|周岁|万元|元|日|天|年|岁|周|小时|条|款|项|章|节|个|次|倍|人|户|份|张)"
 )
 PASSAGE_NUMERAL = re.compile(rf"[{NUMERAL}]+")
-
-
-class LlmError(ZhengwuError):
-    """The chat model failed, or replied in a form that cannot be used."""
-
-
-class LlmTimeoutError(LlmError):
-    """The chat model did not reply within the time limit."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,184 @@
+import json
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from assistant.embedders import Embedder
+from assistant.errors import IndexBusyError, IndexingError, LoadError
+from assistant.settings import Settings
+from assistant.store import ChromaStore
+from indexer.indexing import IndexSummary
+from indexer.reindex import (
+    DocumentConflictError,
+    DocumentNotFoundError,
+    InvalidUploadNameError,
+    ReindexJob,
+    UploadTooLargeError,
+    Uploads,
+    default_sources,
+    reindex,
+    safe_name,
+    uploads_dir,
+)
+from tests.conftest import write
+
+DOG_GUIDE = """---
+id: guide-dog-registration
+title: 养犬登记
+kind: guide
+department: 示例市公安局
+region: 示例市
+effective_date: 2024-01-01
+source_url: https://zwfw.shili.example/guide/guide-dog-registration
+sample: true
+---
+
+## 申请材料
+- 犬只免疫证明
+- 养犬人居民身份证
+
+## 办理时限
+即时办结。
+"""
+
+QA_RECORDS = "\n".join(json.dumps(r, ensure_ascii=False) for r in (
+    {"id": "qa-parking", "question": "小区停车位怎么申请？", "answer": "向物业服务企业提出申请。"},
+    {"id": "qa-water", "question": "停水了找谁？", "answer": "拨打供水服务热线。"},
+)) + "\n"
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings], tiny_corpus: Path) -> Settings:
+    return make_settings(corpus_dir=str(tiny_corpus))
+
+
+def test_default_sources_add_the_uploads_folder_once_it_exists(settings: Settings) -> None:
+    assert default_sources(settings) == [settings.corpus_dir]
+    uploads_dir(settings).mkdir(parents=True)
+    assert default_sources(settings) == [settings.corpus_dir, settings.data_dir / "uploads"]
+
+
+def test_reindex_indexes_corpus_and_uploads_and_reports_skipped_files(settings: Settings, e5: Embedder) -> None:
+    write(uploads_dir(settings) / "dog.md", DOG_GUIDE)
+    write(uploads_dir(settings) / "broken.md", "没有标题也没有前置信息的文本\n")
+    problems: list[LoadError] = []
+    summary = reindex(settings, embedder=e5, on_problem=problems.append)
+    assert summary.added == 5 and summary.switched and summary.index_key == f"{settings.index_name}-e5"
+    assert [p.path.name for p in problems] == ["broken.md"]
+    store = ChromaStore.connect(settings)
+    assert store.count(store.require_live(summary.index_key)) == summary.chunks_total
+    again = reindex(settings, embedder=e5)
+    assert not again.switched and again.unchanged == 5 and again.added == 0
+    (uploads_dir(settings) / "dog.md").unlink()
+    assert reindex(settings, embedder=e5).removed == 1
+
+
+def test_reindex_refuses_to_run_without_the_corpus_folder(make_settings: Callable[..., Settings], tmp_path: Path,
+                                                           e5: Embedder) -> None:
+    settings = make_settings(corpus_dir=str(tmp_path / "missing"))
+    with pytest.raises(IndexingError, match="corpus folder"):
+        reindex(settings, embedder=e5)
+    assert ChromaStore.connect(settings).live(f"{settings.index_name}-e5") is None
+
+
+def test_explicit_sources_are_indexed_as_given(settings: Settings, e5: Embedder) -> None:
+    only = settings.corpus_dir / "guides" / "guide-idcard-replace.md"
+    assert reindex(settings, [only], embedder=e5).added == 1
+
+
+@pytest.mark.parametrize("name", ["../../x.md", "..\\x.md", "/etc/x.md", "a/b.md", ".hidden.md", "_index.md",
+                                  "README.md", "x.txt", "x.md\x00.jsonl", "", "x..md"])
+def test_unsafe_or_unsupported_names_are_refused(name: str) -> None:
+    with pytest.raises(InvalidUploadNameError):
+        safe_name(name)
+
+
+@pytest.mark.parametrize("name", ["dog.md", "养犬登记-2024.md", "records_1.jsonl"])
+def test_plain_names_are_kept_as_they_are(name: str) -> None:
+    assert safe_name(name) == name
+
+
+def test_a_good_upload_is_kept_and_a_bad_one_leaves_nothing(tmp_path: Path) -> None:
+    uploads = Uploads(tmp_path / "uploads", max_bytes=10_000)
+    stored = uploads.save("dog.md", DOG_GUIDE.encode())
+    assert stored.doc_ids == ("guide-dog-registration",) and (tmp_path / "uploads" / "dog.md").read_text() == DOG_GUIDE
+    bad = {
+        "binary.md": b"---\x00\x01\x02" * 10,
+        "front.md": b"---\nid: [unclosed\n---\nbody\n",
+        "fields.md": b"---\nid: x\n---\nbody\n",
+        "latin1.md": "---\ntitle: caf\xe9\n".encode("latin-1"),
+        "lines.jsonl": b'{"id": "q", "question": "q?", "answer": "a"}\nnot json\n',
+        "empty.md": b"",
+    }
+    for name, data in bad.items():
+        with pytest.raises(LoadError) as caught:
+            uploads.save(name, data)
+        assert name in str(caught.value) and ".incoming" not in str(caught.value)
+    with pytest.raises(UploadTooLargeError):
+        uploads.save("big.md", b"x" * 10_001)
+    assert sorted(p.name for p in (tmp_path / "uploads").iterdir()) == ["dog.md"]
+
+
+def test_ids_taken_by_the_corpus_or_another_upload_are_refused(tmp_path: Path) -> None:
+    uploads = Uploads(tmp_path / "uploads")
+    with pytest.raises(DocumentConflictError, match="corpus/dog.md"):
+        uploads.save("dog.md", DOG_GUIDE.encode(), taken={"guide-dog-registration": "corpus/dog.md"})
+    uploads.save("dog.md", DOG_GUIDE.encode())
+    with pytest.raises(DocumentConflictError, match="dog.md"):
+        uploads.save("dog-copy.md", DOG_GUIDE.encode())
+    changed = DOG_GUIDE.replace("即时办结", "当场办结")
+    uploads.save("dog.md", changed.encode())  # the same file again replaces it
+    assert (tmp_path / "uploads" / "dog.md").read_text() == changed
+    assert sorted(p.name for p in (tmp_path / "uploads").iterdir()) == ["dog.md"]
+
+
+def test_deleting_removes_a_file_or_one_record_line(tmp_path: Path) -> None:
+    uploads = Uploads(tmp_path / "uploads")
+    uploads.save("dog.md", DOG_GUIDE.encode())
+    uploads.save("qa.jsonl", QA_RECORDS.encode())
+    assert set(uploads.documents()) == {"guide-dog-registration", "qa-parking", "qa-water"}
+    assert uploads.delete("qa-parking") == "qa.jsonl"
+    assert set(uploads.documents()) == {"guide-dog-registration", "qa-water"}
+    assert "停水" in (tmp_path / "uploads" / "qa.jsonl").read_text(encoding="utf-8")
+    uploads.delete("qa-water")
+    uploads.delete("guide-dog-registration")
+    assert list((tmp_path / "uploads").iterdir()) == []
+    with pytest.raises(DocumentNotFoundError):
+        uploads.delete("qa-water")
+
+
+def test_uploads_know_which_sources_are_theirs(tmp_path: Path) -> None:
+    uploads = Uploads(tmp_path / "uploads")
+    assert uploads.holds(str(tmp_path / "uploads" / "dog.md"))
+    assert not uploads.holds(str(tmp_path / "corpus" / "dog.md"))
+    assert not uploads.holds(str(tmp_path / "uploads" / ".." / "corpus" / "dog.md"))
+
+
+def test_the_job_runs_in_the_background_and_refuses_a_second_start(settings: Settings, e5: Embedder) -> None:
+    started, release = threading.Event(), threading.Event()
+
+    def gated(*args: object, **kwargs: object) -> IndexSummary:  # the real reindex, held until released
+        started.set()
+        release.wait(30)
+        return reindex(*args, **kwargs)  # type: ignore[arg-type]
+
+    job = ReindexJob(settings, run=gated, embedder=e5)
+    assert job.status().state == "idle"
+    assert job.start().state == "running"
+    assert started.wait(30)
+    with pytest.raises(IndexBusyError):
+        job.start()
+    release.set()
+    status = job.wait(120)
+    assert status.state == "succeeded" and status.summary is not None and status.summary.added == 4
+    assert status.finished_at is not None and status.chunks_total == status.chunks_done > 0
+
+
+def test_a_failed_run_is_reported_not_raised(make_settings: Callable[..., Settings], tmp_path: Path,
+                                             e5: Embedder) -> None:
+    job = ReindexJob(make_settings(corpus_dir=str(tmp_path / "missing")), embedder=e5)
+    job.start()
+    status = job.wait(60)
+    assert status.state == "failed" and "corpus folder" in status.error and status.summary is None
