@@ -8,9 +8,19 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: install run test index clean
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: install browser run test index clean
 
 install: $(STAMP)
+
+# Debian's Chromium, driven by Playwright in the web page's end-to-end tests (never `playwright
+# install`: no browser downloads). If it cannot be installed, those tests are skipped and say why.
+browser:
+	@test -x $(CHROMIUM) || $(SUDO) apt-get install -y -q chromium >/dev/null 2>&1 \
+	  || ($(SUDO) apt-get update -q >/dev/null 2>&1 && $(SUDO) apt-get install -y -q chromium >/dev/null 2>&1) \
+	  || echo "warning: Debian chromium could not be installed; the browser tests will be skipped"
 
 # One resolver pass over the locked versions, then the m3e-small model package without its
 # (unpinned, torch-pulling) dependencies, then the project itself.
@@ -27,7 +37,7 @@ index: $(STAMP)
 run: index
 	$(BIN)/zhengwu serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:

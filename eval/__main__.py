@@ -151,28 +151,22 @@ def bench(
 def run(
     split: Annotated[str, typer.Option(help="dev, test or all (by need: sha1(need) % 2 == 0 is test).")] = "test",
     questions: Annotated[Path | None, typer.Option("--questions", help="Eval set (default: ZHENGWU_EVAL_QUESTIONS).")] = None,
-    report: Annotated[Path | None, typer.Option("--report", help="Folder for results.jsonl and report.md.")] = None,
+    report: Annotated[Path | None, typer.Option("--report", help="Folder for results.jsonl, report.md and plots.")] = None,
     threads: Threads = 1,
     as_json: AsJson = False,
 ) -> None:
     """The staff eval set through the full assistant (the shipped corpus is indexed first, incrementally)."""
-    from assistant.embedders import create_embedder
     from assistant.service import Assistant
-    from assistant.store import ChromaStore
     from eval.questions import load_questions
-    from eval.runner import as_row, run_question, summarise
-    from indexer.indexing import Indexer
-    from indexer.loaders import load_paths
-    from indexer.splitter import Splitter
+    from eval.runner import run_question, summarise
+    from indexer.reindex import reindex
 
     if split not in ("dev", "test", "all"):
         raise typer.BadParameter(f"split must be dev, test or all, got {split!r}")
     settings = _settings(threads)
     try:
         asked = load_questions(questions or settings.eval_questions, split)  # type: ignore[arg-type]
-        Indexer(ChromaStore.connect(settings), create_embedder(settings.embedder, threads),
-                Splitter(settings.chunk_chars, settings.chunk_overlap), settings.index_dir, settings.index_name,
-                settings.batch_size).run(load_paths([settings.corpus_dir], root=Path.cwd()).documents)
+        reindex(settings)  # the corpus and the staff uploads, incrementally
         answerer = Assistant.from_settings(settings).answerer
         results = [run_question(answerer, q) for q in asked]
     except ZhengwuError as exc:
@@ -193,16 +187,8 @@ def run(
         styles.add_row(style, str(figures["n"]), f"{figures['top1']:.3f}", f"{figures['top5']:.3f}", f"{figures['fact_recall']:.3f}")
     Console().print(styles)
     if report:
-        report.mkdir(parents=True, exist_ok=True)
-        (report / "results.jsonl").write_text(
-            "".join(json.dumps(as_row(r), ensure_ascii=False) + "\n" for r in results), encoding="utf-8")
-        failures = [r for r in results if not r.passed]
-        lines = [f"# Eval report ({split})", "", "```", json.dumps(summary, ensure_ascii=False, indent=1), "```", "",
-                 f"## Failures ({len(failures)})", ""]
-        lines += [f"- `{r.id}` ({r.style}) {r.question} — {'; '.join(r.failures)}; retrieved {r.retrieved[:3]}" for r in failures]
-        (report / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        from eval.report import write_report
+
+        for path in write_report(report, split, asked, results, summary):
+            console.print(f"wrote {path}")
     _emit(summary, as_json)
-
-
-if __name__ == "__main__":
-    app()

@@ -89,6 +89,13 @@ def summarise(questions: list[EvalQuestion], results: list[QuestionResult]) -> d
     for style, pairs in sorted(by_style.items()):
         per_style[style] = {"n": len(pairs), "top1": top(1, pairs), "top5": top(5, pairs),
                             "fact_recall": _ratio(sum(r.facts_found for _, r in pairs), sum(r.facts_total for _, r in pairs))}
+    per_topic: dict[str, dict[str, float]] = {}
+    by_topic: dict[str, list] = defaultdict(list)
+    for q, r in answerable:
+        by_topic[q.topic].append((q, r))
+    for topic, pairs in sorted(by_topic.items()):
+        per_topic[topic] = {"n": len(pairs), "top5": top(5, pairs),
+                            "fact_recall": _ratio(sum(r.facts_found for _, r in pairs), sum(r.facts_total for _, r in pairs))}
     latencies = sorted(r.ms for r in results)
     return {
         "n": len(results),
@@ -104,6 +111,7 @@ def summarise(questions: list[EvalQuestion], results: list[QuestionResult]) -> d
         "false_refusal": _ratio(sum(r.refused for _, r in answerable), len(answerable)),
         "passed": sum(r.passed for r in results),
         "per_style": per_style,
+        "per_topic": per_topic,
         "p50_ms": _percentile(latencies, 0.50),
         "p95_ms": _percentile(latencies, 0.95),
     }

@@ -110,3 +110,32 @@ def test_identical_answers_count_as_hits_and_splits_are_stable(tmp_path: Path) -
     assert [in_split(k, "test") for k in ("msga-qa-0001", "msga-qa-0005")] == [in_split(k, "test") for k in ("msga-qa-0001", "msga-qa-0005")]
     assert all(in_split(k, "test") != in_split(k, "dev") for k in ("a", "b", "c"))
     assert BenchQuery("x", "q", frozenset()).relevant == frozenset()
+
+
+def test_run_scores_the_eval_set_and_writes_the_report_folder(tmp_path: Path, tiny_corpus: Path) -> None:
+    root = Path(__file__).resolve().parents[1]
+    for lexicon in ("dialect.yaml", "glossary.yaml"):
+        (tiny_corpus / lexicon).write_text((root / "corpus" / lexicon).read_text(encoding="utf-8"), encoding="utf-8")
+    rows = [
+        {"id": "t-1", "need": "idcard", "question": "身份证丢了怎么补办", "style": "standard", "topic": "身份证",
+         "expected_docs": ["guide-idcard-replace", "faq-idcard-lost-fee"], "must_include": ["户口簿"]},
+        {"id": "t-2", "need": "idcard", "question": "身份证唔见咗点样补办", "style": "cantonese", "topic": "身份证",
+         "expected_docs": ["guide-idcard-replace", "faq-idcard-lost-fee"], "must_include": ["户口簿"]},
+        {"id": "t-3", "need": "stock", "question": "明天买哪只股票能涨", "style": "colloquial", "topic": "其他",
+         "must_refuse": True},
+    ]
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    report = tmp_path / "report"
+    result = runner.invoke(app, ["run", "--split", "all", "--questions", str(questions), "--report", str(report), "--json"],
+                           env={"ZHENGWU_DATA_DIR": str(tmp_path / "data"), "ZHENGWU_CORPUS_DIR": str(tiny_corpus)})
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output.strip().splitlines()[-1])
+    assert figures["n"] == 3 and figures["must_refuse"] == 1
+    assert figures["top5"] == 1.0 and figures["refusal_accuracy"] == 1.0 and figures["false_refusal"] == 0.0
+    assert set(figures["per_style"]) == {"standard", "cantonese"} and set(figures["per_topic"]) == {"身份证"}
+    assert len((report / "results.jsonl").read_text(encoding="utf-8").splitlines()) == 3
+    markdown = (report / "report.md").read_text(encoding="utf-8")
+    assert "## Per phrasing style" in markdown and "## Per topic" in markdown and "![per-style](per-style.png)" in markdown
+    for plot in ("per-style.png", "latency.png"):
+        assert (report / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
