@@ -20,6 +20,7 @@ from assistant.pinyin import PinyinDecoder
 from assistant.query import QueryNormalizer
 from assistant.fusion import DEFAULT_WEIGHTS
 from assistant.retrieval import HybridRetriever
+from assistant.rewriter import PlainRewriter
 from assistant.scope import ScopeChecker
 from assistant.settings import Settings
 from assistant.store import ChromaStore
@@ -83,10 +84,12 @@ class Assistant:
         retriever = HybridRetriever(ChromaStore.connect(settings), create_embedder(settings.embedder, settings.threads),
                                     normalizer, settings.index_dir, settings.index_name, DEFAULT_WEIGHTS)
         extractive = ExtractiveAnswerer(retriever, normalizer, ScopeChecker.load(), Thresholds())
+        rewriter = PlainRewriter.from_settings(settings)
         model = create_chat_model(settings)
         if model is None:
-            return cls(extractive)
-        return cls(LlmAnswerer(extractive, model, load_prompt("answer"), settings.llm_timeout, settings.llm_retries))
+            return cls(extractive, rewriter=rewriter)
+        return cls(LlmAnswerer(extractive, model, load_prompt("answer"), settings.llm_timeout, settings.llm_retries),
+                   rewriter=rewriter)
 
     def ask(self, question: str, conversation_id: str | None = None,
             options: RewriteOptions | None = None) -> Answer:

@@ -192,3 +192,35 @@ def run(
         for path in write_report(report, split, asked, results, summary):
             console.print(f"wrote {path}")
     _emit(summary, as_json)
+
+
+@app.command("plain")
+def plain(
+    split: Annotated[str, typer.Option(help="dev, test or all (by need: sha1(need) % 2 == 0 is test).")] = "test",
+    questions: Annotated[Path | None, typer.Option("--questions", help="Eval set (default: ZHENGWU_EVAL_QUESTIONS).")] = None,
+    elderly: Annotated[bool, typer.Option("--elderly", help="Elderly mode: shorter sentences, top points first.")] = False,
+    script: Annotated[str, typer.Option(help="simplified, traditional or cantonese.")] = "simplified",
+    threads: Threads = 1,
+    as_json: AsJson = False,
+) -> None:
+    """Every answer on the eval set rewritten in plain words (over the existing index): fact
+    preservation, mean sentence length and unexplained jargon, before vs after."""
+    from assistant.answer import RewriteOptions
+    from eval.plain import measure_plain, print_plain
+
+    if split not in ("dev", "test", "all"):
+        raise typer.BadParameter(f"split must be dev, test or all, got {split!r}")
+    if script not in ("simplified", "traditional", "cantonese"):
+        raise typer.BadParameter(f"script must be simplified, traditional or cantonese, got {script!r}")
+    settings = _settings(threads)
+    try:
+        figures = measure_plain(settings, split, questions, RewriteOptions(elderly=elderly, script=script))  # type: ignore[arg-type]
+    except ZhengwuError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    print_plain(figures, f"split {split}{' · elderly' if elderly else ''} · {script}")
+    _emit(figures.as_json(), as_json)
+
+
+if __name__ == "__main__":
+    app()
