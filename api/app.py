@@ -6,16 +6,20 @@ import logging
 
 from fastapi import FastAPI
 
-from api import ask, feedback, health, metrics, staff
+from api import ask, bundles, feedback, health, metrics, policies, staff, tickets
 from api.dependencies import AssistantProvider
 from api.errors import install_error_handlers
 from api.limits import JSON_BODY_LIMIT, UPLOAD_BODY_LIMIT, BodySizeLimit, RateLimiter
 from api.metrics import Metrics, RequestRecorder
 from api.wechat import create_wechat_router
+from assistant.bundles import BundleGuide
 from assistant.feedback import FeedbackStore, RecentAnswers
+from assistant.matcher import PolicyCatalog
+from assistant.routing import LazyRouter
 from assistant.service import Assistant
 from assistant.settings import Settings
 from assistant.store import ChromaStore
+from assistant.tickets import TicketStore
 from indexer.reindex import ReindexJob, Uploads
 
 
@@ -36,10 +40,16 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
     app.state.reindex_job = ReindexJob(settings)
     app.state.uploads = Uploads.from_settings(settings)
 
+    app.state.bundles = BundleGuide.from_corpus(settings.corpus_dir)  # reads the corpus on first use
+    app.state.policies = PolicyCatalog.from_corpus(settings.corpus_dir)
+    app.state.tickets = TicketStore.from_settings(settings)
+    app.state.router = LazyRouter(settings)  # the fitted router when saved, else keywords from the corpus
+
     install_error_handlers(app)
-    for module in (health, metrics, ask, feedback, staff):
+    for module in (health, metrics, ask, feedback, staff, bundles, policies, tickets):
         app.include_router(module.router)
     app.include_router(feedback.staff_router)
+    app.include_router(tickets.staff_router)
     app.include_router(create_wechat_router(settings, app.state.assistant_provider))
     app.add_middleware(BodySizeLimit, default_limit=JSON_BODY_LIMIT,
                        limits={"/v1/staff/documents": UPLOAD_BODY_LIMIT})

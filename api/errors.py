@@ -16,6 +16,7 @@ from starlette.routing import compile_path
 
 from api.schemas import ErrorBody, ErrorDetail
 from assistant.errors import (
+    BundleNotFoundError,
     ConfigError,
     DocumentConflictError,
     DocumentNotFoundError,
@@ -27,7 +28,10 @@ from assistant.errors import (
     IndexNotFoundError,
     InvalidUploadNameError,
     LoadError,
+    RouterError,
     StoreError,
+    TicketNotFoundError,
+    TicketStoreError,
     UploadTooLargeError,
     ZhengwuError,
 )
@@ -49,6 +53,10 @@ PROJECT_ERRORS: tuple[tuple[type[ZhengwuError], int, str], ...] = (
     (FeedbackNotFoundError, 404, "feedback_not_found"),
     (DocumentNotFoundError, 404, "document_not_found"),
     (DocumentConflictError, 409, "document_conflict"),
+    (TicketNotFoundError, 404, "ticket_not_found"),
+    (TicketStoreError, 503, "ticket_store_unavailable"),
+    (BundleNotFoundError, 404, "bundle_not_found"),
+    (RouterError, 503, "router_unavailable"),
 )
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
               405: "method_not_allowed", 406: "not_acceptable", 413: "payload_too_large",

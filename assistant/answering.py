@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from assistant.answer import Answer, Block, Citation, Handoff
+from assistant.bundles import BundleGuide
 from assistant.catalog import Catalog
 from assistant.errors import ConfigError
 from assistant.lexical import tokenize
@@ -58,7 +59,9 @@ class Thresholds:
 
 class ExtractiveAnswerer:
     def __init__(self, retriever: HybridRetriever, normalizer: QueryNormalizer, scope: ScopeChecker,
-                 thresholds: Thresholds | None = None, today: dt.date | None = None, k: int = 8) -> None:
+                 thresholds: Thresholds | None = None, today: dt.date | None = None, k: int = 8,
+                 bundles: BundleGuide | None = None) -> None:
+        self.bundles = bundles
         self.retriever = retriever
         self.normalizer = normalizer
         self.scope = scope
@@ -72,6 +75,10 @@ class ExtractiveAnswerer:
         verdict = self.scope.check(query.text)
         if verdict is not None:
             return self._refuse(query, resolved, verdict.reason, verdict.category, [])
+        if self.bundles is not None:  # a life event (刚生了孩子要办什么): the 一件事一次办 checklist
+            bundle = self.bundles.answer(question, query.text)
+            if bundle is not None:
+                return replace(bundle, resolved_question=resolved.text)
         passages = self.retriever.retrieve(resolved, k=self.k)
         if not self._has_evidence(resolved, passages):
             return self._refuse(query, resolved, "在现有的政策和办事指南资料里没有找到能回答这个问题的可靠依据。", "no_evidence", passages)

@@ -18,6 +18,10 @@ libraries, YAML, HTTP clients) are translated once, at the module that talks to 
     ├── DocumentNotFoundError    no uploaded document has this id
     ├── FeedbackStoreError       the feedback database cannot be opened, read or written
     ├── FeedbackNotFoundError    no feedback with this id
+    ├── TicketStoreError         the ticket database cannot be opened, read or written
+    ├── TicketNotFoundError      no ticket with this id
+    ├── BundleNotFoundError      no 一件事 bundle with this id
+    ├── RouterError              the department router cannot be loaded or fitted
     └── LlmError             the chat model failed or replied in a form that cannot be used
         └── LlmTimeoutError      no reply within the time limit
 
@@ -100,3 +104,19 @@ class LlmError(ZhengwuError):
 
 class LlmTimeoutError(LlmError):
     """The chat model did not reply within the time limit."""
+
+
+class TicketStoreError(ZhengwuError):
+    """The ticket database cannot be opened, read or written. (Proposed for assistant/errors.py.)"""
+
+
+class TicketNotFoundError(ZhengwuError):
+    """No ticket with this id. (Proposed for assistant/errors.py.)"""
+
+
+class BundleNotFoundError(ZhengwuError):
+    """No bundle has this id. (Proposed for assistant/errors.py, mapped to 404 bundle_not_found.)"""
+
+
+class RouterError(ZhengwuError):
+    """A fitted router cannot be saved or loaded. (Proposed for assistant/errors.py.)"""

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from assistant.answer import Answer, Rewrite, RewriteOptions
 from assistant.answering import ExtractiveAnswerer, Thresholds
+from assistant.bundles import BundleGuide
 from assistant.embedders import create_embedder
 from assistant.lexicon import load_dialect, load_glossary
 from assistant.llm import LlmAnswerer, create_chat_model, load_prompt
@@ -83,7 +84,8 @@ class Assistant:
         normalizer = create_normalizer(settings.corpus_dir)
         retriever = HybridRetriever(ChromaStore.connect(settings), create_embedder(settings.embedder, settings.threads),
                                     normalizer, settings.index_dir, settings.index_name, DEFAULT_WEIGHTS)
-        extractive = ExtractiveAnswerer(retriever, normalizer, ScopeChecker.load(), Thresholds())
+        extractive = ExtractiveAnswerer(retriever, normalizer, ScopeChecker.load(), Thresholds(),
+                                        bundles=BundleGuide.from_corpus(settings.corpus_dir))
         rewriter = PlainRewriter.from_settings(settings)
         model = create_chat_model(settings)
         if model is None:

@@ -222,5 +222,26 @@ def plain(
     _emit(figures.as_json(), as_json)
 
 
+@app.command("routing")
+def routing(
+    data: Annotated[Path, typer.Option("--data", help="MSGABench zhengwu_qa.jsonl (questions with a `department`).")],
+    save: Annotated[bool, typer.Option("--save", help="Save the fitted router under the data dir (data_dir/router).")] = False,
+    threads: Threads = 1,
+    as_json: AsJson = False,
+) -> None:
+    """Department routing: top-1/top-3 on test for the majority class, a keyword router and ours (fitted on dev)."""
+    from assistant.routing import ROUTER_DIR
+    from eval.routing import print_routing, run_routing
+
+    settings = _settings(threads)
+    try:
+        report = run_routing(data, settings.data_dir / ROUTER_DIR if save else None)
+    except ZhengwuError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    print_routing(report)
+    _emit(report.as_json(), as_json)
+
+
 if __name__ == "__main__":
     app()
