@@ -16,11 +16,14 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 install: $(STAMP)
 
 # Debian's Chromium, driven by Playwright in the web page's end-to-end tests (never `playwright
-# install`: no browser downloads). If it cannot be installed, those tests are skipped and say why.
+# install`: no browser downloads) and a Chinese font for its screenshots. If Chromium cannot be
+# installed, those tests are skipped and say why.
 browser:
 	@test -x $(CHROMIUM) || $(SUDO) apt-get install -y -q chromium >/dev/null 2>&1 \
 	  || ($(SUDO) apt-get update -q >/dev/null 2>&1 && $(SUDO) apt-get install -y -q chromium >/dev/null 2>&1) \
 	  || echo "warning: Debian chromium could not be installed; the browser tests will be skipped"
+	@test -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc || $(SUDO) apt-get install -y -q fonts-wqy-microhei >/dev/null 2>&1 \
+	  || echo "warning: no Chinese font (fonts-wqy-microhei): screenshots will show boxes"
 
 # One resolver pass over the locked versions, then the m3e-small model package without its
 # (unpinned, torch-pulling) dependencies, then the project itself.

@@ -21,6 +21,7 @@ from assistant.settings import Settings
 from assistant.store import ChromaStore
 from assistant.tickets import TicketStore
 from indexer.reindex import ReindexJob, Uploads
+from web.mount import mount_web
 
 
 def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAPI:
@@ -54,6 +55,7 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
     app.add_middleware(BodySizeLimit, default_limit=JSON_BODY_LIMIT,
                        limits={"/v1/staff/documents": UPLOAD_BODY_LIMIT})
     app.add_middleware(RequestRecorder, metrics=app.state.metrics)
+    mount_web(app)  # the citizen page at /, the staff console at /staff
     _log_requests()
     return app
 
