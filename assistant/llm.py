@@ -188,29 +188,34 @@ class LlmAnswerer:
         return replace(extractive, blocks=blocks, mode="llm", generator="llm", fallback_reason="")
 
     def generate(self, messages: list[BaseMessage]) -> str:
-        """The model's reply text. The call runs in a daemon thread so that a server that never
-        finishes cannot hold the answer past `deadline`; the client's own timeout and retries work
-        inside that limit. Raises `LlmTimeoutError` or `LlmError`."""
-        result: Future[BaseMessage] = Future()
+        """The model's reply text within `deadline`. Raises `LlmTimeoutError` or `LlmError`."""
+        return invoke(self.model, messages, self.deadline)
 
-        def call() -> None:
-            try:
-                result.set_result(self.model.invoke(messages))
-            except Exception as exc:  # handed to the waiting thread, translated there
-                result.set_exception(exc)
 
-        context = contextvars.copy_context()  # langchain callbacks and tracing live in context variables
-        threading.Thread(target=context.run, args=(call,), name="zhengwu-llm", daemon=True).start()
+def invoke(model: BaseChatModel, messages: list[BaseMessage], deadline: float) -> str:
+    """The model's reply text. The call runs in a daemon thread so that a server that never
+    finishes cannot hold the caller past `deadline`; the client's own timeout and retries work
+    inside that limit. Raises `LlmTimeoutError` or `LlmError`."""
+    result: Future[BaseMessage] = Future()
+
+    def call() -> None:
         try:
-            message = result.result(timeout=self.deadline)
-        except FutureTimeout as exc:
-            raise LlmTimeoutError(f"no reply from the LLM within {self.deadline:g} s") from exc
-        except Exception as exc:
-            error = _translate(exc)
-            if error is None:
-                raise
-            raise error from exc
-        return message.text
+            result.set_result(model.invoke(messages))
+        except Exception as exc:  # handed to the waiting thread, translated there
+            result.set_exception(exc)
+
+    context = contextvars.copy_context()  # langchain callbacks and tracing live in context variables
+    threading.Thread(target=context.run, args=(call,), name="zhengwu-llm", daemon=True).start()
+    try:
+        message = result.result(timeout=deadline)
+    except FutureTimeout as exc:
+        raise LlmTimeoutError(f"no reply from the LLM within {deadline:g} s") from exc
+    except Exception as exc:
+        error = _translate(exc)
+        if error is None:
+            raise
+        raise error from exc
+    return message.text
 
 
 def _translate(exc: Exception) -> LlmError | None:

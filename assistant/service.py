@@ -17,6 +17,7 @@ from assistant.bundles import BundleGuide
 from assistant.embedders import create_embedder
 from assistant.lexicon import load_dialect, load_glossary
 from assistant.llm import LlmAnswerer, create_chat_model, load_prompt
+from assistant.llm_rewriter import LlmRewriter
 from assistant.pinyin import PinyinDecoder
 from assistant.query import QueryNormalizer
 from assistant.fusion import DEFAULT_WEIGHTS
@@ -86,12 +87,12 @@ class Assistant:
                                     normalizer, settings.index_dir, settings.index_name, DEFAULT_WEIGHTS)
         extractive = ExtractiveAnswerer(retriever, normalizer, ScopeChecker.load(), Thresholds(),
                                         bundles=BundleGuide.from_corpus(settings.corpus_dir))
-        rewriter = PlainRewriter.from_settings(settings)
+        rules = PlainRewriter.from_settings(settings)
         model = create_chat_model(settings)
         if model is None:
-            return cls(extractive, rewriter=rewriter)
-        return cls(LlmAnswerer(extractive, model, load_prompt("answer"), settings.llm_timeout, settings.llm_retries),
-                   rewriter=rewriter)
+            return cls(extractive, rewriter=rules)
+        answerer = LlmAnswerer(extractive, model, load_prompt("answer"), settings.llm_timeout, settings.llm_retries)
+        return cls(answerer, rewriter=LlmRewriter(rules, model, load_prompt("rewrite"), answerer.deadline))
 
     def ask(self, question: str, conversation_id: str | None = None,
             options: RewriteOptions | None = None) -> Answer:
