@@ -12,13 +12,14 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from assistant.errors import FeedbackNotFoundError, FeedbackStoreError, ZhengwuError
+from assistant.database import Database
+from assistant.errors import FeedbackNotFoundError, FeedbackStoreError
 from assistant.privacy import mask_pii
 from assistant.settings import Settings
 
@@ -80,8 +81,7 @@ class FeedbackStore:
     def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
         self.path = path
         self.clock = clock
-        self._ready = False
-        self._lock = threading.Lock()
+        self._db = Database(path, _SCHEMA, FeedbackStoreError, "feedback store")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FeedbackStore:
@@ -137,37 +137,8 @@ class FeedbackStore:
             counts["open"] += int(still_open or 0)
         return counts
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        """One connection per operation, committed on success, always closed."""
-        try:
-            self._prepare()
-            db = sqlite3.connect(self.path, timeout=10)
-        except (sqlite3.Error, OSError) as exc:
-            raise FeedbackStoreError(f"cannot open the feedback store {self.path}: {exc}") from exc
-        try:
-            with db:
-                yield db
-        except sqlite3.Error as exc:
-            raise FeedbackStoreError(f"the feedback store {self.path} failed: {exc}") from exc
-        finally:
-            db.close()
-
-    def _prepare(self) -> None:
-        if self._ready:
-            return
-        with self._lock:
-            if self._ready:
-                return
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, timeout=10)
-            try:
-                db.execute("PRAGMA journal_mode=WAL")
-                db.executescript(_SCHEMA)
-                db.commit()
-            finally:
-                db.close()
-            self._ready = True
+    def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._db.connect()
 
     def _feedback(self, row: tuple) -> Feedback:  # type: ignore[type-arg]
         rating: Rating = "down" if row[3] == "down" else "up"

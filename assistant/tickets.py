@@ -13,14 +13,14 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
 
+from assistant.database import Database
 from assistant.errors import TicketNotFoundError, TicketStoreError
 from assistant.privacy import mask_pii
 from assistant.routing import Router
@@ -101,8 +101,7 @@ class TicketStore:
     def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
         self.path = path
         self.clock = clock
-        self._ready = False
-        self._lock = threading.Lock()
+        self._db = Database(path, _SCHEMA, TicketStoreError, "ticket store")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TicketStore:
@@ -174,37 +173,8 @@ class TicketStore:
             rows = db.execute("SELECT state, COUNT(*) FROM tickets GROUP BY state").fetchall()
         return {state: 0 for state in STATES} | {str(state): int(n) for state, n in rows}
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        """One connection per operation, committed on success, always closed."""
-        try:
-            self._prepare()
-            db = sqlite3.connect(self.path, timeout=10)
-        except (sqlite3.Error, OSError) as exc:
-            raise TicketStoreError(f"cannot open the ticket store {self.path}: {exc}") from exc
-        try:
-            with db:
-                yield db
-        except sqlite3.Error as exc:
-            raise TicketStoreError(f"the ticket store {self.path} failed: {exc}") from exc
-        finally:
-            db.close()
-
-    def _prepare(self) -> None:
-        if self._ready:
-            return
-        with self._lock:
-            if self._ready:
-                return
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, timeout=10)
-            try:
-                db.execute("PRAGMA journal_mode=WAL")
-                db.executescript(_SCHEMA)
-                db.commit()
-            finally:
-                db.close()
-            self._ready = True
+    def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._db.connect()
 
 
 def open_ticket(store: TicketStore, router: Router, question: str, contact: str, conversation_id: str = "") -> Ticket:
