@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import unicodedata
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -11,22 +10,15 @@ from pydantic_core import PydanticCustomError
 
 from assistant.answer import Answer, Block, Rewrite
 from assistant.feedback import Feedback
+from assistant.query import clean_text
 from indexer.indexing import IndexSummary
 from indexer.reindex import ReindexStatus
 
 EMPTY_QUESTION = "问题不能为空，请输入您想咨询的问题。/ The question is empty: please type your question."
 ANSWER_ID = r"^[0-9a-f]{32}$"
 CONVERSATION_ID = r"^[A-Za-z0-9_.:@-]{1,128}$"
-VISIBLE = r"[^\s\x00-\x1f\x7f-\x9f]"  # at least one character that is neither space nor control
-
-
-def clean_text(text: str, keep_newlines: bool = False) -> str:
-    """Drop control, format and surrogate characters; tabs (and newlines unless kept) become spaces."""
-    text = text.replace("\r\n", "\n").replace("\t", " ")
-    if not keep_newlines:
-        text = text.replace("\n", " ").replace("\r", " ")
-    kept = (ch for ch in text if ch == "\n" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs"))
-    return "".join(kept).strip()
+VISIBLE = (r"[^\s\x00-\x1f\x7f-\x9f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u180e\u200b-\u200f\u202a-\u202e"
+           r"\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]")  # one character neither space, control nor format
 
 
 class ErrorDetail(BaseModel):

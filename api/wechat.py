@@ -35,7 +35,7 @@ from assistant.privacy import mask_pii
 from assistant.service import Assistant
 from assistant.settings import Settings
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("zhengwu.api.wechat")  # under zhengwu.api: served with the request log
 
 A = TypeVar("A")
 B = TypeVar("B")

@@ -95,9 +95,18 @@ def index(
 @app.command()
 def ask(question: Annotated[str, typer.Argument(help="The question, e.g. 身份证丢了怎么补办")]) -> None:
     """Answer one question with numbered sources."""
+    from assistant.query import clean_text
     from assistant.service import Assistant
 
     settings = _settings()
+    question = clean_text(question)  # control, format and lone-surrogate characters (invalid UTF-8) dropped
+    if not question:
+        errors.print("[red]问题不能为空[/red]，例如：zhengwu ask 身份证丢了怎么补办 / the question is empty", soft_wrap=True)
+        raise typer.Exit(2)
+    if len(question) > settings.max_question_chars:
+        errors.print(f"[red]问题太长了[/red]（{len(question)}字），请控制在{settings.max_question_chars}字以内。"
+                     f" / the question is longer than ZHENGWU_MAX_QUESTION_CHARS", soft_wrap=True)
+        raise typer.Exit(2)
     try:
         answer = Assistant.from_settings(settings).ask(question)
     except ZhengwuError as exc:

@@ -144,3 +144,12 @@ def _already_standard(text: str, start: int, end: int, standard: str, expr: str)
 def _digits(numeral: str) -> str:
     value = chinese_number(numeral)
     return numeral if value is None else str(value)
+
+
+def clean_text(text: str, keep_newlines: bool = False) -> str:
+    """Drop control, format and surrogate characters; tabs (and newlines unless kept) become spaces."""
+    text = text.replace("\r\n", "\n").replace("\t", " ")
+    if not keep_newlines:
+        text = text.replace("\n", " ").replace("\r", " ")
+    kept = (ch for ch in text if ch == "\n" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs"))
+    return "".join(kept).strip()

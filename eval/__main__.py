@@ -243,5 +243,38 @@ def routing(
     _emit(report.as_json(), as_json)
 
 
+@app.command("soak")
+def soak(
+    clients: Annotated[int, typer.Option(min=1, max=1000, help="Concurrent clients.")] = 50,
+    seconds: Annotated[float, typer.Option(min=0.1, help="How long to keep asking.")] = 60.0,
+    url: Annotated[str, typer.Option(help="The server to soak (ignored with --spawn).")] = "http://127.0.0.1:8000",
+    spawn: Annotated[bool, typer.Option("--spawn", help="Start zhengwu serve on a free loopback port (indexing "
+                                        "first if there is no index) and stop it afterwards.")] = False,
+    questions: Annotated[Path | None, typer.Option("--questions", help="Eval set (default: ZHENGWU_EVAL_QUESTIONS).")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Concurrent clients ask eval-set questions for a fixed time: requests, errors, p50/p95/p99."""
+    import asyncio
+    from contextlib import nullcontext
+
+    from eval.questions import load_questions
+    from eval.soak import print_soak, spawned_server, warm_up
+    from eval.soak import soak as run_soak
+
+    try:
+        asked = [q.question for q in load_questions(questions or Settings.from_env().eval_questions)]
+        if not asked:
+            raise typer.BadParameter("the eval set holds no questions")
+        with spawned_server() if spawn else nullcontext() as server:
+            target = server.url if server is not None else url.rstrip("/")
+            warm_up(target, asked[0])
+            result = asyncio.run(run_soak(target, asked, clients, seconds))
+    except ZhengwuError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    print_soak(result, target)
+    _emit(result.as_json(), as_json)
+
+
 if __name__ == "__main__":
     app()

@@ -72,6 +72,8 @@ def load_questions(path: Path, split: Split = "all") -> list[EvalQuestion]:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
             raise LoadError(where, f"not valid JSON ({exc.msg})") from exc
+        except RecursionError as exc:
+            raise LoadError(where, "JSON nested too deeply") from exc
         question = _parse(row, where)
         if question.id in seen:
             raise LoadError(where, f"duplicate id {question.id!r}")

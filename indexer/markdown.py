@@ -44,7 +44,7 @@ def parse_corpus_markdown(path: Path, text: str, source: str) -> Document:
     if match is None:
         raise LoadError(path, "no YAML front matter (the file must start with a '---' line)")
     try:
-        raw = yaml.safe_load(match.group(1))
+        raw = yaml.load(match.group(1), Loader=_FrontMatterLoader)  # noqa: S506 - a SafeLoader without aliases
     except yaml.YAMLError as exc:
         raise LoadError(path, f"malformed YAML front matter: {_first_line(exc)}") from exc
     if not isinstance(raw, dict):
@@ -124,3 +124,14 @@ def _plain(value: Any) -> Any:
 
 def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+class _FrontMatterLoader(yaml.SafeLoader):
+    """YAML's safe loader without aliases: front matter never needs them, and a few hundred bytes
+    of nested aliases (a "billion laughs") would otherwise expand to billions of values."""
+
+    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN201
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in front matter",
+                                              self.peek_event().start_mark)
+        return super().compose_node(parent, index)

@@ -34,6 +34,9 @@ def iter_records(path: Path, text: str, source: str) -> Iterator[Document | Load
         except json.JSONDecodeError as exc:
             yield LoadError(where, f"not valid JSON ({exc.msg})")
             continue
+        except RecursionError:
+            yield LoadError(where, "JSON nested too deeply")
+            continue
         if not isinstance(record, dict):
             yield LoadError(where, "a record must be a JSON object")
             continue

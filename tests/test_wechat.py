@@ -353,7 +353,7 @@ def test_late_answer_is_pushed_through_the_customer_service_api(serve: Callable[
 
 def test_failed_push_leaves_the_answer_for_the_next_message(serve: Callable[..., TestClient],
                                                            caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="api.wechat")
+    caplog.set_level(logging.INFO, logger="zhengwu.api.wechat")
     gate, sender = threading.Event(), SenderDouble(fail=True)
     double = AnswererDouble(gate=gate)
     client = serve(Assistant(double), budget_seconds=1.0, sender=sender)
@@ -529,7 +529,7 @@ def test_hostile_and_broken_bodies_are_refused_and_the_bot_keeps_working(serve: 
 
 def test_logs_mask_personal_data_and_never_hold_raw_bodies(serve: Callable[..., TestClient], caplog: pytest.LogCaptureFixture) -> None:
     client = serve(Assistant(AnswererDouble()))
-    caplog.set_level(logging.INFO, logger="api.wechat")
+    caplog.set_level(logging.INFO, logger="zhengwu.api.wechat")
     question = "我叫张三，身份证号110101199003071234丢了，手机13812345678，怎么补办"
     ask(client, question, 6001, openid="oSecretOpenid")
     logged = "\n".join(record.getMessage() for record in caplog.records)
