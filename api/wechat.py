@@ -55,6 +55,19 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+# What WeChat signs and sends on server verification; read from the query by the envelope.
+_SIGNED_QUERY: dict[str, Any] = {"parameters": [
+    {"name": name, "in": "query", "required": required, "schema": {"type": "string"}, "description": description}
+    for name, required, description in (
+        ("signature", True, "sha1 over the sorted token, timestamp and nonce"),
+        ("timestamp", True, "seconds since the epoch; outside the replay window → 403"),
+        ("nonce", True, "a random string chosen by WeChat"),
+        ("echostr", True, "echoed back when the signature is right"),
+        ("msg_signature", False, "safe mode (WeCom style): the signature over the encrypted echostr"),
+    )
+]}
+
+
 class WeChatBot:
     """Turns one checked message into one reply text, within `budget_seconds`."""
 
@@ -210,7 +223,7 @@ def create_wechat_router(settings: Settings, assistant_provider: Callable[[], As
 
     router = APIRouter(tags=["wechat"], lifespan=lifespan)
 
-    @router.get("/wechat", response_class=PlainTextResponse, responses=_ERRORS,
+    @router.get("/wechat", response_class=PlainTextResponse, responses=_ERRORS, openapi_extra=_SIGNED_QUERY,
                 summary="WeChat server verification (echoes echostr)")
     async def verify(request: Request) -> Response:
         if bot is None:
