@@ -4,24 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
-from api.errors import ApiError
+from api.dependencies import BundlesDep
 from api.schemas import CitationOut, error_responses
-from assistant.answer import Citation
-from assistant.bundles import Bundle, BundleGuide, BundleNotFoundError
+from assistant.bundles import Bundle
 
 router = APIRouter(prefix="/v1", tags=["bundles"])
 BundleId = Annotated[str, Path(min_length=1, max_length=120, pattern=r"^[a-z0-9][a-z0-9-]*$",
                                description="The bundle id (front-matter `id`, e.g. bundle-newborn).")]
-
-
-def get_bundles(request: Request) -> BundleGuide:
-    return request.app.state.bundles  # type: ignore[no-any-return]
-
-
-BundlesDep = Annotated[BundleGuide, Depends(get_bundles)]
 
 
 class BundleSummary(BaseModel):
@@ -94,13 +86,7 @@ class BundleOut(BaseModel):
         return cls(id=bundle.bundle_id, title=bundle.title, event=bundle.event, department=bundle.department,
                    effective_date=bundle.effective_date, expires=bundle.expires, source_url=bundle.source_url,
                    sample=bundle.sample, steps=steps, groups=[list(g) for g in bundle.groups], materials=materials,
-                   citations=[citation_out(c) for c in bundle.citations], warnings=list(bundle.warnings))
-
-
-def citation_out(c: Citation) -> CitationOut:
-    return CitationOut(number=c.number, doc_id=c.doc_id, title=c.title, section=c.section,
-                       effective_date=c.effective_date, source_url=c.source_url, quote=c.quote, kind=c.kind,
-                       sample=c.sample, expires=c.expires)
+                   citations=[CitationOut.of(c) for c in bundle.citations], warnings=list(bundle.warnings))
 
 
 @router.get("/bundles", response_model=BundleList, responses=error_responses(500))
@@ -114,7 +100,4 @@ def list_bundles(bundles: BundlesDep) -> BundleList:
 @router.get("/bundles/{bundle_id}", response_model=BundleOut, responses=error_responses(404, 422, 500))
 def get_bundle(bundle_id: BundleId, bundles: BundlesDep) -> BundleOut:
     """One bundle as a checklist: ordered steps, what can be done together, materials listed once, citations."""
-    try:
-        return BundleOut.of(bundles.get(bundle_id))
-    except BundleNotFoundError:
-        raise ApiError(404, "bundle_not_found", f"没有这个“一件事”（{bundle_id}）。/ No bundle with id {bundle_id}.") from None
+    return BundleOut.of(bundles.get(bundle_id))  # unknown id → 404 bundle_not_found (api/errors.py)

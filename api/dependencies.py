@@ -1,8 +1,8 @@
 """FastAPI dependencies, as `Annotated` aliases the routes declare (`assistant: AssistantDep`).
 
 Everything lives on `app.state`, set once by `create_app`: settings, store, the assistant (or its
-lazy provider), the feedback store, recent answers, metrics, the rate limiter, the re-index job
-and the uploads folder.
+lazy provider), the feedback store, recent answers, metrics, the rate limiter, the re-index job,
+the uploads folder, the bundles, the policy catalog, the ticket store and the department router.
 """
 
 from __future__ import annotations
@@ -18,12 +18,16 @@ from fastapi.security import APIKeyHeader
 from api.errors import ApiError
 from api.limits import RateLimiter
 from api.metrics import Metrics
+from assistant.bundles import BundleGuide
 from assistant.embedders import embedder_key
 from assistant.errors import ConfigError, LoadError
 from assistant.feedback import FeedbackStore, RecentAnswers
+from assistant.matcher import PolicyCatalog
+from assistant.routing import Router
 from assistant.service import Assistant
 from assistant.settings import Settings
 from assistant.store import ChromaStore
+from assistant.tickets import TicketStore
 from indexer.reindex import ReindexJob, Uploads
 
 
@@ -88,6 +92,22 @@ def get_uploads(request: Request) -> Uploads:
     return request.app.state.uploads  # type: ignore[no-any-return]
 
 
+def get_bundles(request: Request) -> BundleGuide:
+    return request.app.state.bundles  # type: ignore[no-any-return]
+
+
+def get_policies(request: Request) -> PolicyCatalog:
+    return request.app.state.policies  # type: ignore[no-any-return]
+
+
+def get_tickets(request: Request) -> TicketStore:
+    return request.app.state.tickets  # type: ignore[no-any-return]
+
+
+def get_router(request: Request) -> Router:
+    return request.app.state.router  # type: ignore[no-any-return]
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[ChromaStore, Depends(get_store)]
 AssistantDep = Annotated[Assistant, Depends(get_assistant)]
@@ -96,6 +116,10 @@ FeedbackDep = Annotated[FeedbackStore, Depends(get_feedback)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 ReindexJobDep = Annotated[ReindexJob, Depends(get_reindex_job)]
 UploadsDep = Annotated[Uploads, Depends(get_uploads)]
+BundlesDep = Annotated[BundleGuide, Depends(get_bundles)]
+PoliciesDep = Annotated[PolicyCatalog, Depends(get_policies)]
+TicketsDep = Annotated[TicketStore, Depends(get_tickets)]
+RouterDep = Annotated[Router, Depends(get_router)]
 
 
 def require_live_index(settings: SettingsDep, store: StoreDep) -> str:

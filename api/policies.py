@@ -4,24 +4,16 @@ for (and what is missing), and the rest, each condition with its label and the c
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from api.bundles import citation_out
-from api.dependencies import RateLimited
+from api.dependencies import PoliciesDep, RateLimited
 from api.schemas import CitationOut, error_responses
-from assistant.matcher import MatchResult, PolicyCatalog, PolicyMatch, Profile
+from assistant.matcher import MatchResult, PolicyMatch, Profile
 
 router = APIRouter(prefix="/v1", tags=["policies"])
-
-
-def get_policies(request: Request) -> PolicyCatalog:
-    return request.app.state.policies  # type: ignore[no-any-return]
-
-
-PoliciesDep = Annotated[PolicyCatalog, Depends(get_policies)]
 
 
 class ConditionOut(BaseModel):
@@ -59,7 +51,7 @@ class PolicyMatchOut(BaseModel):
                    missing=[c.label for c in match.failed], unknown=[c.field for c in match.unknown],
                    conditions=[ConditionOut(field=c.field, op=c.op, value=c.value, label=c.label, status=c.status,
                                             actual=c.actual) for c in match.conditions],
-                   citation=citation_out(policy.citation))
+                   citation=CitationOut.of(policy.citation))
 
 
 class MatchOut(BaseModel):

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from assistant.answer import Answer, Block, Rewrite
+from assistant.answer import Answer, Block, Citation, Rewrite
 from assistant.feedback import Feedback
 from assistant.query import clean_text
 from indexer.indexing import IndexSummary
@@ -19,6 +19,17 @@ ANSWER_ID = r"^[0-9a-f]{32}$"
 CONVERSATION_ID = r"^[A-Za-z0-9_.:@-]{1,128}$"
 VISIBLE = (r"[^\s\x00-\x1f\x7f-\x9f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u180e\u200b-\u200f\u202a-\u202e"
            r"\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]")  # one character neither space, control nor format
+
+
+def clean_question(value: object) -> object:
+    """A question's text cleaned (control and format characters dropped); nothing left → 422
+    empty_question. Non-strings pass through for the type check to report."""
+    if not isinstance(value, str):
+        return value
+    value = clean_text(value)
+    if not value:
+        raise PydanticCustomError("empty_question", EMPTY_QUESTION)
+    return value
 
 
 class ErrorDetail(BaseModel):
@@ -71,12 +82,7 @@ class AskRequest(BaseModel):
     @field_validator("question", mode="before")
     @classmethod
     def _clean_question(cls, value: object) -> object:
-        if not isinstance(value, str):
-            return value  # the type check reports it
-        value = clean_text(value)
-        if not value:
-            raise PydanticCustomError("empty_question", EMPTY_QUESTION)
-        return value
+        return clean_question(value)
 
 
 class BlockOut(BaseModel):
@@ -118,6 +124,12 @@ class CitationOut(BaseModel):
     sample: bool = Field(description="True for sample (示例) data, not a real office's guide.")
     expires: str
 
+    @classmethod
+    def of(cls, c: Citation) -> CitationOut:
+        return cls(number=c.number, doc_id=c.doc_id, title=c.title, section=c.section,
+                   effective_date=c.effective_date, source_url=c.source_url, quote=c.quote, kind=c.kind,
+                   sample=c.sample, expires=c.expires)
+
 
 class HandoffOut(BaseModel):
     message: str
@@ -145,9 +157,7 @@ class AskResponse(BaseModel):
 
     @classmethod
     def of(cls, answer: Answer, answer_id: str, latency_ms: float) -> AskResponse:
-        citations = [CitationOut(number=c.number, doc_id=c.doc_id, title=c.title, section=c.section,
-                                 effective_date=c.effective_date, source_url=c.source_url, quote=c.quote, kind=c.kind,
-                                 sample=c.sample, expires=c.expires) for c in answer.citations]
+        citations = [CitationOut.of(c) for c in answer.citations]
         handoff = answer.handoff
         return cls(
             answer_id=answer_id, conversation_id=answer.conversation_id, question=answer.question,

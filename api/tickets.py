@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydantic_core import PydanticCustomError
 
-from api.dependencies import RateLimited, SettingsDep, require_staff
+from api.dependencies import RateLimited, RouterDep, SettingsDep, TicketsDep, require_staff
 from api.errors import ApiError
-from api.schemas import CONVERSATION_ID, EMPTY_QUESTION, VISIBLE, clean_text, error_responses
-from assistant.routing import Router, RouterError
-from assistant.tickets import Ticket, TicketNotFoundError, TicketStore, TicketStoreError, open_ticket
+from api.schemas import CONVERSATION_ID, VISIBLE, clean_question, error_responses
+from assistant.query import clean_text
+from assistant.tickets import Ticket, open_ticket
 
 log = logging.getLogger("zhengwu.api")
 router = APIRouter(prefix="/v1", tags=["tickets"])
@@ -26,18 +23,6 @@ staff_router = APIRouter(prefix="/v1/staff", tags=["staff"], dependencies=[Depen
 
 TicketId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The id POST /v1/tickets returned.")]
 Reveal = Annotated[bool, Query(description="Show contacts as given (for calling back); masked otherwise.")]
-
-
-def get_tickets(request: Request) -> TicketStore:
-    return request.app.state.tickets  # type: ignore[no-any-return]
-
-
-def get_router(request: Request) -> Router:
-    return request.app.state.router  # type: ignore[no-any-return]
-
-
-TicketsDep = Annotated[TicketStore, Depends(get_tickets)]
-RouterDep = Annotated[Router, Depends(get_router)]
 
 
 class TicketRequest(BaseModel):
@@ -53,12 +38,7 @@ class TicketRequest(BaseModel):
     @field_validator("question", mode="before")
     @classmethod
     def _clean_question(cls, value: object) -> object:
-        if not isinstance(value, str):
-            return value  # the type check reports it
-        value = clean_text(value)
-        if not value:
-            raise PydanticCustomError("empty_question", EMPTY_QUESTION)
-        return value
+        return clean_question(value)
 
     @field_validator("contact")
     @classmethod
@@ -119,23 +99,6 @@ class TicketUpdate(BaseModel):
         return clean_text(value, keep_newlines=True)
 
 
-@contextmanager
-def _store_errors() -> Iterator[None]:
-    """Ticket and router errors as HTTP statuses (until api/errors.py maps them)."""
-    try:
-        yield
-    except TicketNotFoundError as exc:
-        raise ApiError(404, "ticket_not_found", f"找不到这张工单。/ {exc}.") from None
-    except TicketStoreError as exc:
-        log.warning("ticket_store_unavailable: %s", exc)
-        raise ApiError(503, "ticket_store_unavailable", "工单系统暂时不可用，请拨打12345。/ The ticket store is "
-                       "unavailable.") from None
-    except RouterError as exc:
-        log.warning("router_unavailable: %s", exc)
-        raise ApiError(503, "router_unavailable", "暂时无法分派工单，请拨打12345。/ No department router is "
-                       "available.") from None
-
-
 @router.post("/tickets", status_code=201, response_model=TicketCreated,
              responses=error_responses(400, 413, 422, 429, 500, 503))
 def create_ticket(body: TicketRequest, request: Request, _limit: RateLimited, settings: SettingsDep,
@@ -145,8 +108,7 @@ def create_ticket(body: TicketRequest, request: Request, _limit: RateLimited, se
     if len(body.question) > settings.max_question_chars:
         raise ApiError(422, "question_too_long", f"问题太长了，请控制在{settings.max_question_chars}字以内。/ The question "
                        f"is too long (the limit is {settings.max_question_chars} characters).")
-    with _store_errors():
-        ticket = open_ticket(store, department_router, body.question, body.contact, body.conversation_id or "")
+    ticket = open_ticket(store, department_router, body.question, body.contact, body.conversation_id or "")
     return TicketCreated(id=ticket.id, department=ticket.department,
                          candidates=[CandidateOut(department=d, score=s) for d, s in ticket.candidates],
                          state=ticket.state, message=f"已转交{ticket.department}，工作人员会通过您留下的联系方式回复。")
@@ -156,9 +118,8 @@ def create_ticket(body: TicketRequest, request: Request, _limit: RateLimited, se
 def list_tickets(store: TicketsDep, state: Literal["open", "in_progress", "closed", "all"] = "all",
                  limit: Annotated[int, Query(ge=1, le=1000)] = 200, reveal: Reveal = False) -> TicketList:
     """Open tickets first, then in progress, then closed; oldest first within each."""
-    with _store_errors():
-        tickets = store.find(state, limit)
-        counts = store.counts()
+    tickets = store.find(state, limit)
+    counts = store.counts()
     if reveal:
         log.info("staff revealed the contacts of %d tickets", len(tickets))
     return TicketList(items=[TicketOut.of(t, reveal) for t in tickets], counts=counts)
@@ -167,8 +128,7 @@ def list_tickets(store: TicketsDep, state: Literal["open", "in_progress", "close
 @staff_router.post("/tickets/{ticket_id}", response_model=TicketOut, responses=error_responses(400, 404, 413, 422))
 def update_ticket(ticket_id: TicketId, body: TicketUpdate, store: TicketsDep, reveal: Reveal = False) -> TicketOut:
     """Move a ticket to open, in_progress or closed, with a note; optionally reassign its department."""
-    with _store_errors():
-        return TicketOut.of(store.update(ticket_id, body.state, body.note, body.department), reveal)
+    return TicketOut.of(store.update(ticket_id, body.state, body.note, body.department), reveal)
 
 
 def _time(seconds: float) -> dt.datetime:
