@@ -22,7 +22,7 @@ from assistant.errors import ConfigError
 from assistant.lexical import tokenize
 from assistant.query import Query, QueryNormalizer
 from assistant.retrieval import HybridRetriever, Passage
-from assistant.scope import ScopeChecker, ScopeVerdict
+from assistant.scope import ScopeChecker
 from assistant.store import StoredChunk
 
 INTENTS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
