@@ -27,16 +27,19 @@ from assistant.store import StoredChunk
 
 INTENTS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (("材料", "带什么", "带啥", "带哪些", "要带", "准备什么", "准备啥", "需要什么", "证件", "资料", "拿什么", "提交什么"), ("申请材料",)),
-    (("流程", "步骤", "怎么办理", "如何办理", "怎么申请", "如何申请", "怎么办", "咋办", "怎么弄", "手续", "程序", "怎样办", "怎么补", "怎样补", "怎么领", "如何领", "怎么提取"), ("办理流程", "申请材料")),
+    (("流程", "步骤", "怎么办理", "如何办理", "怎么申请", "如何申请", "怎么办", "咋办", "怎么弄", "手续", "程序", "怎样办", "怎么补", "怎样补", "怎么领", "如何领", "怎么提取", "如何提取", "怎么取", "咋取", "啷个取", "点样攞", "怎么注销", "啷个注销", "咋注销", "找谁", "哪申请"), ("办理流程", "申请材料")),
     (("多久", "多长时间", "几天", "时限", "多少天", "工作日", "什么时候能", "多快", "期限", "几个月", "领多久", "多长"), ("办理时限",)),
-    (("多少钱", "收费", "费用", "要钱", "免费", "工本费", "收钱", "花多少", "交多少", "几多钱", "好多钱", "要不要钱"), ("收费标准",)),
+    (("多少钱", "收费", "费用", "要钱", "免费", "工本费", "收钱", "花多少", "交多少", "几多钱", "好多钱", "要不要钱", "登记费", "手续费"), ("收费标准",)),
     (("在哪", "哪里", "地点", "地址", "去哪", "哪儿", "窗口", "网上办", "线上", "异地"), ("办理地点",)),
     (("电话", "热线", "联系"), ("咨询电话",)),
     (("条件", "能不能", "可不可以", "可以吗", "能否", "符合", "资格", "谁可以", "哪些人", "满足", "要求", "多少年", "多少岁", "多大"), ("受理条件", "适用对象", "申请条件", "支持对象")),
     (("依据", "法律", "哪条", "法规", "根据什么"), ("设定依据", "政策依据")),
     (("领多少", "补贴多少", "能领", "标准", "每月多少", "一个月多少", "给多少", "奖励多少"), ("支持标准", "收费标准")),
+    (("最多", "最高", "顶天", "上限", "额度", "贷多少", "借多少", "取多少"), ("受理条件", "支持标准")),
 )
 DEFAULT_GUIDE_SECTIONS = ("办理流程", "申请材料")
+# "能…吗？" asks whether one qualifies: the conditions answer it.
+YES_NO = re.compile(r"能不能|可不可以|可唔可以|得唔得|行不行|(能|可以|可唔可以).*(吗|嗎|不|么|嘛|冇)[？?！!。]*$")
 FOLLOW_UP_MAX_CHARS = 14  # longer questions stand alone unless they open anaphorically
 FOLLOW_UP_START = re.compile(r"^(那|那么|那要|那我|还|另外|它|这个|这|要是|如果)")
 
@@ -86,7 +89,7 @@ class ExtractiveAnswerer:
         top = passages[0]
         if top.kind == "faq" and (top.dense or 0) >= self.thresholds.faq:
             return self._finish(query, resolved, "faq", self._faq_blocks(top, catalog), catalog)
-        doc_id = self._primary_document(passages)
+        doc_id = self._primary_document(passages, resolved.text)
         doc_passages = [p for p in passages if p.doc_id == doc_id]
         kind = doc_passages[0].kind
         if kind == "faq":
@@ -95,17 +98,20 @@ class ExtractiveAnswerer:
             blocks = [(p.section or p.title, self._chunk(catalog, p.chunk_id)) for p in doc_passages[:2]]
             return self._finish(query, resolved, "policy", blocks, catalog)
         sections = self._sections_for(query.text, doc_passages, catalog, doc_id)
-        blocks = self._matching_faq(passages, doc_id, catalog)
+        blocks = self._matching_faq(passages, doc_id, catalog, sections)
         blocks += [(name, chunk) for name in sections for chunk in _section_chunks(catalog, doc_id, name)]
         mode = "bundle" if kind == "bundle" else "guide"
         return self._finish(query, resolved, mode, blocks, catalog)
 
-    def _matching_faq(self, passages: list[Passage], doc_id: str, catalog: Catalog) -> list[tuple[str, StoredChunk]]:
-        """The best FAQ among the top passages, when it rests on the document being answered:
-        a short, direct answer to lead with."""
+    def _matching_faq(self, passages: list[Passage], doc_id: str, catalog: Catalog,
+                      sections: list[str]) -> list[tuple[str, StoredChunk]]:
+        """The best FAQ among the top passages, when it rests on a section being answered of the
+        document being answered: a short, direct answer to lead with (an FAQ on the fee does not
+        lead an answer about materials)."""
         for passage in passages[:2]:
-            if (passage.kind == "faq" and (passage.dense or 0.0) >= self.thresholds.faq_lead
-                    and str(passage.metadata.get("rests_on", "")).split("#")[0] == doc_id):
+            target, _, section = str(passage.metadata.get("rests_on", "")).split(",")[0].partition("#")
+            if (passage.kind == "faq" and (passage.dense or 0.0) >= self.thresholds.faq_lead and target == doc_id
+                    and (not section or section in sections)):
                 return [("简要答复", self._chunk(catalog, passage.chunk_id))]
         return []
 
@@ -143,13 +149,29 @@ class ExtractiveAnswerer:
         return bool(terms) and len(terms & found) / len(terms) >= self.thresholds.coverage_weak
 
     @staticmethod
-    def _primary_document(passages: list[Passage]) -> str:
+    def _primary_document(passages: list[Passage], text: str) -> str:
+        """The document to answer from: the best-ranked one among those whose summed scores are within
+        10 % of the best total — unless the top-ranked passage's document covers more of the question's
+        matter terms (a one-chunk notice on 养犬登记 beats a long guide with several loose matches)."""
         totals: dict[str, float] = {}
         for passage in passages:
             totals[passage.doc_id] = totals.get(passage.doc_id, 0.0) + passage.score
         best = max(totals.values())
-        # the best-ranked document among those within 10 % of the best total
-        return next(p.doc_id for p in passages if totals[p.doc_id] >= 0.9 * best)
+        chosen = next(p.doc_id for p in passages if totals[p.doc_id] >= 0.9 * best)
+        first = passages[0].doc_id
+        rests_on = str(passages[0].metadata.get("rests_on", "")).split(",")[0].partition("#")[0]
+        terms = _matter_terms(text)
+        if chosen in (first, rests_on) or not terms:  # an FAQ is on its guide's matter
+            return chosen
+
+        def covered(doc_id: str) -> int:
+            found: set[str] = set()
+            for passage in passages:
+                if passage.doc_id == doc_id:
+                    found.update(tokenize(f"{passage.title} {passage.text}"))
+            return len(terms & found)
+
+        return first if covered(first) > covered(chosen) else chosen
 
     @staticmethod
     def _sections_for(text: str, passages: list[Passage], catalog: Catalog, doc_id: str) -> list[str]:
@@ -158,6 +180,8 @@ class ExtractiveAnswerer:
         for words, sections in INTENTS:
             if any(word in text for word in words):
                 wanted.extend(s for s in sections if s in available and s not in wanted)
+        if YES_NO.search(text):
+            wanted.extend(s for s in ("受理条件",) if s in available and s not in wanted)
         for passage in passages[:2]:  # what retrieval found inside the document
             if passage.section in available and passage.section not in wanted and passage.section != "事项名称":
                 wanted.append(passage.section)
