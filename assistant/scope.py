@@ -15,6 +15,8 @@ from pathlib import Path
 import yaml
 
 from assistant.errors import ConfigError
+from assistant.lexical import tokenize
+from assistant.places import PlaceNames
 
 
 @dataclass(frozen=True)
@@ -32,11 +34,14 @@ class ScopeVerdict:
 
 
 class ScopeChecker:
-    def __init__(self, rules: list[ScopeRule]) -> None:
+    def __init__(self, rules: list[ScopeRule], places: PlaceNames | None = None) -> None:
         self.rules = rules
+        self.places = places
 
     @classmethod
-    def load(cls, path: Path | None = None) -> ScopeChecker:
+    def load(cls, path: Path | None = None, places: PlaceNames | None = None) -> ScopeChecker:
+        """The rules from `path` (default: the shipped `data/scope.yaml`); with `places`, a question
+        naming a place elsewhere is out of scope too (category other_city)."""
         try:
             text = path.read_text(encoding="utf-8") if path else (
                 resources.files("assistant").joinpath("data/scope.yaml").read_text(encoding="utf-8"))
@@ -47,7 +52,7 @@ class ScopeChecker:
             ]
         except (OSError, yaml.YAMLError, KeyError, TypeError, re.error) as exc:
             raise ConfigError(f"cannot load the scope rules: {exc}") from exc
-        return cls(rules)
+        return cls(rules, places)
 
     def check(self, text: str) -> ScopeVerdict | None:
         for rule in self.rules:
@@ -55,4 +60,8 @@ class ScopeChecker:
                 match = pattern.search(text)
                 if match:
                     return ScopeVerdict(rule.category, rule.reason, match.group(0))
+        place = self.places.find(tokenize(text)) if self.places else None
+        other_city = next((rule for rule in self.rules if rule.category == "other_city"), None)
+        if place and other_city:
+            return ScopeVerdict(other_city.category, other_city.reason, place)
         return None

@@ -23,6 +23,7 @@ from assistant.query import QueryNormalizer
 from assistant.fusion import DEFAULT_WEIGHTS
 from assistant.retrieval import HybridRetriever
 from assistant.rewriter import PlainRewriter
+from assistant.places import PlaceNames
 from assistant.scope import ScopeChecker
 from assistant.settings import Settings
 from assistant.store import ChromaStore
@@ -85,7 +86,7 @@ class Assistant:
         normalizer = create_normalizer(settings.corpus_dir)
         retriever = HybridRetriever(ChromaStore.connect(settings), create_embedder(settings.embedder, settings.threads),
                                     normalizer, settings.index_dir, settings.index_name, DEFAULT_WEIGHTS)
-        extractive = ExtractiveAnswerer(retriever, normalizer, ScopeChecker.load(), Thresholds(),
+        extractive = ExtractiveAnswerer(retriever, normalizer, ScopeChecker.load(places=PlaceNames.from_jieba()), Thresholds(),
                                         bundles=BundleGuide.from_corpus(settings.corpus_dir))
         rules = PlainRewriter.from_settings(settings)
         model = create_chat_model(settings)

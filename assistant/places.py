@@ -1,0 +1,48 @@
+"""Names of Chinese provinces, cities, counties and districts, for the other-city scope rule.
+
+The corpus holds national rules and one sample city (示例市); a question about a named place
+elsewhere (湖北省, 宿州市, 海陵区 …) asks for local rules the assistant does not have. The names
+come from the place entries (`ns`) of the dictionary that ships inside jieba, kept only when they
+end in an administrative suffix, plus the provinces by their short names. Hong Kong, Macao and
+Taiwan are left out on purpose: questions about travelling there are answered by national guides.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+
+from assistant.errors import ConfigError
+
+PROVINCES = frozenset(
+    "北京 天津 河北 山西 内蒙古 辽宁 吉林 黑龙江 上海 江苏 浙江 安徽 福建 江西 山东 河南 湖北 湖南 广东 广西 海南 "
+    "重庆 四川 贵州 云南 西藏 陕西 甘肃 青海 宁夏 新疆".split())
+ADMINISTRATIVE = re.compile(r"^[\u4e00-\u9fff]{2,}(省|市|县|区|州|盟|旗)$")
+# Words with an administrative-looking ending that name no place (超市, 小区 …), and the places
+# that are not "elsewhere" (the special administrative regions, see above).
+NOT_PLACES = re.compile(r"(超市|城市|都市|门市|夜市|上市|集市|股市|楼市|菜市|花市|早市|黑市|街区|社区|城区|市区|景区|园区|小区|"
+                        r"辖区|片区|营区|林区|矿区|山区|郊区|灾区|禁区|误区|专区|地区|风景区|开发区|保护区|示范区|"
+                        r"香港|澳门|台湾)")
+
+
+class PlaceNames:
+    def __init__(self, names: frozenset[str]) -> None:
+        self.names = names
+
+    @classmethod
+    def from_jieba(cls) -> PlaceNames:
+        try:
+            text = resources.files("jieba").joinpath("dict.txt").read_text(encoding="utf-8")
+        except (OSError, ModuleNotFoundError) as exc:
+            raise ConfigError(f"cannot read jieba's dictionary for place names: {exc}") from exc
+        names = set(PROVINCES) | {f"{p}省" for p in PROVINCES}
+        for line in text.splitlines():
+            word, _, tag = line.rpartition(" ")
+            word = word.split(" ")[0]
+            if tag == "ns" and ADMINISTRATIVE.match(word) and not NOT_PLACES.search(word):
+                names.add(word)
+        return cls(frozenset(names))
+
+    def find(self, tokens: list[str]) -> str | None:
+        """The first token naming a place, if any."""
+        return next((token for token in tokens if token in self.names), None)

@@ -1,0 +1,46 @@
+"""Place names for the other-city scope rule: jieba's own dictionary, administrative suffixes only."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.lexical import tokenize
+from assistant.places import PlaceNames
+from assistant.scope import ScopeChecker
+
+
+@pytest.fixture(scope="module")
+def places() -> PlaceNames:
+    return PlaceNames.from_jieba()
+
+
+@pytest.mark.parametrize("question, place", [
+    ("宿州市对拒绝接受隔离的如何处罚？", "宿州市"),
+    ("海陵区民政局咨询电话是多少？", "海陵区"),
+    ("湖北省城乡居民医保缴费延长到什么时候？", "湖北"),
+    ("江西对小微企业社保有什么减免？", "江西"),
+    ("甘肃省在职转退休能延期办吗", "甘肃"),
+])
+def test_a_named_place_elsewhere_is_found(places: PlaceNames, question: str, place: str) -> None:
+    assert places.find(tokenize(question)) == place
+
+
+@pytest.mark.parametrize("question", [
+    "去香港要办什么证件",  # travel permits: national guides answer these
+    "示例市的低保标准是多少",  # the sample city of the corpus
+    "在小区附近开超市要办什么执照",
+    "户口从外地迁入本市要什么材料",
+    "城区的社区服务中心在哪里",
+    "异地就医怎么备案",
+])
+def test_generic_words_and_the_served_places_are_not_places_elsewhere(places: PlaceNames, question: str) -> None:
+    assert places.find(tokenize(question)) is None
+
+
+def test_scope_refuses_a_question_about_another_place_only_when_places_are_given(places: PlaceNames) -> None:
+    question = "宿州市的失业金一个月领多少"
+    verdict = ScopeChecker.load(places=places).check(question)
+    assert verdict is not None and verdict.category == "other_city" and verdict.matched == "宿州市"
+    assert "其他城市" in verdict.reason
+    assert ScopeChecker.load().check(question) is None
+    assert ScopeChecker.load(places=places).check("失业金一个月领多少") is None
