@@ -19,7 +19,7 @@ from assistant.routing import LazyRouter
 from assistant.service import Assistant
 from assistant.settings import Settings
 from assistant.store import ChromaStore
-from assistant.tickets import TicketStore
+from assistant.tickets import TicketStore, open_ticket
 from indexer.reindex import ReindexJob, Uploads
 from web.mount import mount_web
 
@@ -51,7 +51,10 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
         app.include_router(module.router)
     app.include_router(feedback.staff_router)
     app.include_router(tickets.staff_router)
-    app.include_router(create_wechat_router(settings, app.state.assistant_provider))
+    app.include_router(create_wechat_router(  # "反映+联系方式" in WeChat opens a ticket like POST /v1/tickets
+        settings, app.state.assistant_provider,
+        reporter=lambda question, contact, conversation_id: open_ticket(
+            app.state.tickets, app.state.router, question, contact, conversation_id)))
     app.add_middleware(BodySizeLimit, default_limit=JSON_BODY_LIMIT,
                        limits={"/v1/staff/documents": UPLOAD_BODY_LIMIT})
     app.add_middleware(RequestRecorder, metrics=app.state.metrics)

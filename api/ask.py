@@ -11,13 +11,14 @@ from collections.abc import Iterator
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from api.dependencies import AnswersDep, AssistantDep, LiveIndex, MetricsDep, RateLimited, SettingsDep
+from api.dependencies import AnswersDep, AssistantDep, LiveIndex, MetricsDep, RateLimited, RouterDep, SettingsDep
 from api.errors import ApiError, status_of
 from api.metrics import Metrics
-from api.schemas import AskRequest, AskResponse, BlockOut, error_responses
+from api.schemas import AskRequest, AskResponse, BlockOut, TicketOfferOut, error_responses
 from assistant.answer import RewriteOptions
 from assistant.errors import ZhengwuError
 from assistant.feedback import RecentAnswers
+from assistant.routing import Router
 from assistant.service import Assistant
 from assistant.settings import Settings
 
@@ -41,18 +42,19 @@ STREAM_DOC = {
 
 @router.post("/ask", response_model=AskResponse, responses=ASK_ERRORS)
 def ask(body: AskRequest, request: Request, _limit: RateLimited, settings: SettingsDep, assistant: AssistantDep,
-        answers: AnswersDep, metrics: MetricsDep) -> AskResponse:
-    """Answer one question with numbered citations, or refuse honestly with a hand-off."""
+        answers: AnswersDep, metrics: MetricsDep, router: RouterDep) -> AskResponse:
+    """Answer one question with numbered citations, or refuse honestly with a hand-off (and the offer
+    of a ticket to the department the question routes to)."""
     question = checked_question(body, settings, request)
-    return answer_question(assistant, answers, metrics, body, question)
+    return answer_question(assistant, answers, metrics, body, question, router)
 
 
 @router.post("/ask/stream", response_class=StreamingResponse, responses={**STREAM_DOC, **ASK_ERRORS})
 def ask_stream(body: AskRequest, request: Request, _limit: RateLimited, _live: LiveIndex, settings: SettingsDep,
-               assistant: AssistantDep, answers: AnswersDep, metrics: MetricsDep) -> StreamingResponse:
+               assistant: AssistantDep, answers: AnswersDep, metrics: MetricsDep, router: RouterDep) -> StreamingResponse:
     """The same answer as /v1/ask, as server-sent events."""
     question = checked_question(body, settings, request)
-    events = stream_events(assistant, answers, metrics, body, question)
+    events = stream_events(assistant, answers, metrics, body, question, router)
     return StreamingResponse(events, media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
@@ -68,7 +70,8 @@ def checked_question(body: AskRequest, settings: Settings, request: Request) -> 
 
 
 def answer_question(assistant: Assistant, answers: RecentAnswers, metrics: Metrics, body: AskRequest,
-                    question: str) -> AskResponse:
+                    question: str, router: Router | None = None) -> AskResponse:
+    """The answer, registered for feedback; a refusal carries a ticket offer when a router is given."""
     started = time.perf_counter()
     options = RewriteOptions(plain=body.plain, elderly=body.elderly, script=body.script)
     answer = assistant.ask(question, conversation_id=body.conversation_id, options=options)
@@ -77,14 +80,20 @@ def answer_question(assistant: Assistant, answers: RecentAnswers, metrics: Metri
     shown = answer.text or (answer.handoff.message if answer.handoff else "")
     answers.remember(answer_id, answer.conversation_id, question, shown)
     metrics.observe_answer(answer, seconds)
-    return AskResponse.of(answer, answer_id, seconds * 1000)
+    offer = offer_ticket(router, answer.resolved_question or question) if answer.refused and router else None
+    return AskResponse.of(answer, answer_id, seconds * 1000, offer)
+
+
+def offer_ticket(router: Router, question: str) -> TicketOfferOut:
+    predicted = router.predict(question, k=1)
+    return TicketOfferOut.of(predicted[0][0] if predicted else "")
 
 
 def stream_events(assistant: Assistant, answers: RecentAnswers, metrics: Metrics, body: AskRequest,
-                  question: str) -> Iterator[str]:
+                  question: str, router: Router | None = None) -> Iterator[str]:
     """`block`… `answer` `done`, or `error` with the stable error body."""
     try:
-        response = answer_question(assistant, answers, metrics, body, question)
+        response = answer_question(assistant, answers, metrics, body, question, router)
         for block in response.answer.blocks:
             yield sse("block", block)
         yield sse("answer", response)

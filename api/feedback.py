@@ -6,7 +6,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from api.dependencies import AnswersDep, FeedbackDep, MetricsDep, RateLimited, require_staff
+from api.ask import offer_ticket
+from api.dependencies import AnswersDep, FeedbackDep, MetricsDep, RateLimited, RouterDep, require_staff
 from api.errors import ApiError
 from api.schemas import FeedbackCreated, FeedbackList, FeedbackOut, FeedbackRequest, ResolveRequest, error_responses
 
@@ -20,15 +21,17 @@ FeedbackId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The id POST /v
 @router.post("/feedback", status_code=201, response_model=FeedbackCreated,
              responses=error_responses(400, 404, 413, 422, 429, 500, 503))
 def give_feedback(body: FeedbackRequest, _limit: RateLimited, answers: AnswersDep, store: FeedbackDep,
-                  metrics: MetricsDep) -> FeedbackCreated:
-    """Rate a recent answer. ID-card numbers, phone numbers and names in the reason are masked before storage."""
+                  metrics: MetricsDep, router: RouterDep) -> FeedbackCreated:
+    """Rate a recent answer. ID-card numbers, phone numbers and names in the reason are masked before storage.
+    差评 comes back with the offer of a ticket (the answer did not settle it)."""
     answered = answers.get(body.answer_id)
     if answered is None:
         raise ApiError(404, "answer_not_found", f"找不到这个回答（{body.answer_id}），可能已过期。/ No recent answer "
                        f"with id {body.answer_id}.")
     stored = store.record(body.answer_id, body.rating, body.reason, answered)
     metrics.feedback.labels(body.rating).inc()
-    return FeedbackCreated(id=stored.id, answer_id=stored.answer_id, rating=stored.rating)
+    offer = offer_ticket(router, answered.question) if body.rating == "down" else None
+    return FeedbackCreated(id=stored.id, answer_id=stored.answer_id, rating=stored.rating, ticket_offer=offer)
 
 
 @staff_router.get("/feedback", response_model=FeedbackList, responses=error_responses(422))

@@ -138,6 +138,19 @@ class HandoffOut(BaseModel):
     phone: str
 
 
+class TicketOfferOut(BaseModel):
+    """办不成事反映: how to hand the question to a person when the answer did not settle it."""
+
+    endpoint: str = Field("/v1/tickets", description="POST the question, a contact and the conversation id here.")
+    department: str = Field(description="Where a ticket on this question would be routed (the router's best guess).")
+    message: str
+
+    @classmethod
+    def of(cls, department: str) -> TicketOfferOut:
+        to = f"转给「{department}」" if department else "转给相关部门"
+        return cls(department=department, message=f"没有解决您的问题？留下联系方式提交反映，我们会{to}，由工作人员跟进答复。")
+
+
 class AskResponse(BaseModel):
     answer_id: str = Field(description="Names this answer in POST /v1/feedback.")
     conversation_id: str
@@ -154,9 +167,10 @@ class AskResponse(BaseModel):
     generator: Literal["extractive", "llm"]
     fallback_reason: str
     latency_ms: float
+    ticket_offer: TicketOfferOut | None = Field(None, description="Offered when the assistant refused.")
 
     @classmethod
-    def of(cls, answer: Answer, answer_id: str, latency_ms: float) -> AskResponse:
+    def of(cls, answer: Answer, answer_id: str, latency_ms: float, ticket_offer: TicketOfferOut | None = None) -> AskResponse:
         citations = [CitationOut.of(c) for c in answer.citations]
         handoff = answer.handoff
         return cls(
@@ -168,7 +182,7 @@ class AskResponse(BaseModel):
             handoff=HandoffOut(message=handoff.message, hotline=handoff.hotline, department=handoff.department,
                                phone=handoff.phone) if handoff else None,
             warnings=list(answer.warnings), generator=answer.generator, fallback_reason=answer.fallback_reason,
-            latency_ms=round(latency_ms, 1),
+            latency_ms=round(latency_ms, 1), ticket_offer=ticket_offer,
         )
 
 
@@ -189,6 +203,7 @@ class FeedbackCreated(BaseModel):
     id: int
     answer_id: str
     rating: Literal["up", "down"]
+    ticket_offer: TicketOfferOut | None = Field(None, description="Offered after 差评 (the answer did not help).")
 
 
 class FeedbackOut(BaseModel):

@@ -27,13 +27,15 @@ from wechatpy.replies import create_reply
 from api.schemas import ErrorBody
 from api.wechat_delivery import CustomerServiceSender, LateSender, WeChatDeliveryError
 from api.wechat_envelope import Envelope, Inbound, WeChatRequestError
-from api.wechat_replies import (BUSY, EMPTY_QUESTION, FAILED, HOLDING, NOTHING_MORE, STILL_HOLDING,
-                                TEXT_LIMIT_BYTES, UNSUPPORTED, WELCOME, earlier_question, render_answer, too_long)
+from api.wechat_replies import (BUSY, EMPTY_QUESTION, FAILED, HOLDING, NOTHING_MORE, REPORT_FAILED, REPORT_NOTHING,
+                                STILL_HOLDING, TEXT_LIMIT_BYTES, UNSUPPORTED, WELCOME, earlier_question, render_answer,
+                                report_received, too_long)
 from api.wechat_sessions import Mailbox, Outcome, PendingAnswer, Reply, Ticket, Tickets, resolved
 from assistant.errors import ConfigError, ZhengwuError
 from assistant.privacy import mask_pii
-from assistant.service import Assistant
+from assistant.service import Assistant, Conversations
 from assistant.settings import Settings
+from assistant.tickets import Ticket as HandoffTicket
 
 logger = logging.getLogger("zhengwu.api.wechat")  # under zhengwu.api: served with the request log
 
@@ -41,6 +43,9 @@ A = TypeVar("A")
 B = TypeVar("B")
 MAX_BODY_BYTES = 64 * 1024
 CONTINUE = ("1", "１")
+# 办不成事反映: "反映13800000000" hands the user's last question to a department as a ticket.
+REPORT = re.compile(r"^(反映|转人工|人工)\s*[:：]?\s*(?P<contact>[0-9A-Za-z_.@+-]{3,100})$")  # phone, e-mail, WeChat ID
+Reporter = Callable[[str, str, str], HandoffTicket]  # (question, contact, conversation id) -> the ticket
 SUBSCRIBE_EVENTS = ("subscribe", "subscribe_scan")
 _NOT_XML_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -73,7 +78,7 @@ class WeChatBot:
 
     def __init__(self, envelope: Envelope, assistant_provider: Callable[[], Assistant], *,
                  budget_seconds: float = 4.5, max_question_chars: int = 500, sender: LateSender | None = None,
-                 workers: int = 4, max_in_flight: int = 32) -> None:
+                 workers: int = 4, max_in_flight: int = 32, reporter: Reporter | None = None) -> None:
         if not 0 < budget_seconds < 5:
             raise ConfigError(f"budget_seconds must be between 0 and 5 (WeChat waits 5 s), got {budget_seconds}")
         if workers < 1 or max_in_flight < 1:
@@ -82,6 +87,8 @@ class WeChatBot:
         self.budget_seconds, self.max_question_chars = budget_seconds, max_question_chars
         self.workers, self.max_in_flight = workers, max_in_flight
         self.tickets, self.mailbox = Tickets(), Mailbox()
+        self.reporter = reporter
+        self.asked = Conversations(max_turns=1)  # each user's last question, for "反映…"
         self._executor: ThreadPoolExecutor | None = None
         self._in_flight = 0
         self._lock = threading.Lock()
@@ -129,6 +136,9 @@ class WeChatBot:
             return Ticket(resolved(self.mailbox.next_part(inbound.openid) or Reply(NOTHING_MORE)))
         if not question:
             return Ticket(resolved(Reply(EMPTY_QUESTION)))
+        report = REPORT.match(question) if self.reporter is not None else None
+        if report is not None:
+            return Ticket(resolved(Reply(self._report(inbound.openid, report.group("contact")))))
         if len(question) > self.max_question_chars:
             return Ticket(resolved(Reply(too_long(self.max_question_chars))))
         outcome = self._start(inbound.openid, question)
@@ -157,7 +167,21 @@ class WeChatBot:
         with self._lock:
             self._in_flight -= 1
 
+    def _report(self, openid: str, contact: str) -> str:
+        """A hand-off ticket for the user's last question, routed to a department."""
+        asked = self.asked.history(openid)
+        if not asked or self.reporter is None:
+            return REPORT_NOTHING
+        try:
+            ticket = self.reporter(asked[-1], contact, f"wechat:{openid}")
+        except ZhengwuError as exc:
+            logger.warning("wechat report failed for %s: %s", _user(openid), mask_pii(str(exc)))
+            return REPORT_FAILED
+        logger.info("wechat report from %s: ticket %d to %s", _user(openid), ticket.id, ticket.department)
+        return report_received(ticket.department, ticket.id)
+
     def _ask(self, openid: str, question: str) -> Outcome:
+        self.asked.remember(openid, question)
         try:
             answer = self.assistant_provider().ask(question, conversation_id=f"wechat:{openid}")
         except ZhengwuError as exc:
@@ -202,10 +226,10 @@ class WeChatBot:
 def create_wechat_router(settings: Settings, assistant_provider: Callable[[], Assistant], *,
                          budget_seconds: float = 4.5, max_body_bytes: int = MAX_BODY_BYTES,
                          max_skew_seconds: float = 300.0, clock: Callable[[], float] = time.time,
-                         sender: LateSender | None = None) -> APIRouter:
+                         sender: LateSender | None = None, reporter: Reporter | None = None) -> APIRouter:
     """`GET`/`POST /wechat`. Closed (404) while `wechat_token` is unset; safe mode when
     `wechat_aes_key` is set; late answers pushed through `sender` (default: the customer-service
-    API when `wechat_secret` is set)."""
+    API when `wechat_secret` is set); "反映+联系方式" opens a hand-off ticket through `reporter`."""
     bot: WeChatBot | None = None
     token = settings.wechat_token.get_secret_value() if settings.wechat_token is not None else ""
     if token:
@@ -213,7 +237,7 @@ def create_wechat_router(settings: Settings, assistant_provider: Callable[[], As
         envelope = Envelope(token, settings.wechat_appid, aes_key, max_skew_seconds, clock)
         bot = WeChatBot(envelope, assistant_provider, budget_seconds=budget_seconds,
                         max_question_chars=settings.max_question_chars,
-                        sender=sender or CustomerServiceSender.from_settings(settings))
+                        sender=sender or CustomerServiceSender.from_settings(settings), reporter=reporter)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

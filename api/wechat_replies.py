@@ -32,6 +32,16 @@ FAILED = "抱歉，系统暂时无法回答，请稍后再试，或拨打12345�
 _SUFFIX_ROOM = 64  # bytes kept free in every part for "……（第2/3部分）回复1看全文"
 
 
+REPORT_HINT = "如需人工跟进，请回复“反映+您的手机号”（如：反映13800000000），我们会把问题转给相关部门。"
+REPORT_NOTHING = "请先发送您要咨询的问题；如果没能解决，再回复“反映+您的手机号”，我们会转给相关部门跟进。"
+REPORT_FAILED = "抱歉，反映暂时没能提交，请稍后再试，或拨打12345政务服务便民热线。"
+
+
+def report_received(department: str, ticket_id: int) -> str:
+    return (f"已收到您的反映，已转给「{department}」，工单号{ticket_id}。工作人员会按您留的联系方式回复，请留意。"
+            if department else f"已收到您的反映，工单号{ticket_id}。工作人员会按您留的联系方式回复，请留意。")
+
+
 def too_long(max_chars: int) -> str:
     return f"您的问题有点长，请精简到{max_chars}字以内再发送，只写要办的事和想知道的内容即可。"
 
@@ -79,6 +89,7 @@ def _units(answer: Answer) -> list[_Unit]:
             text += f"\n可拨打{handoff.hotline}政务服务便民热线咨询。"
         if handoff and handoff.department and handoff.phone:
             text += f"\n{handoff.department}咨询电话：{handoff.phone}"
+        text += f"\n{REPORT_HINT}"
         return [_Unit(text)]
     blocks: tuple[Block, ...] = answer.plain.blocks if answer.plain is not None else answer.blocks
     units = [_Unit(_block_text(block), block.citations) for block in blocks if block.text.strip()]

@@ -86,7 +86,8 @@ class Assistant:
         normalizer = create_normalizer(settings.corpus_dir)
         retriever = HybridRetriever(ChromaStore.connect(settings), create_embedder(settings.embedder, settings.threads),
                                     normalizer, settings.index_dir, settings.index_name, DEFAULT_WEIGHTS)
-        extractive = ExtractiveAnswerer(retriever, normalizer, ScopeChecker.load(places=PlaceNames.from_jieba()), Thresholds(),
+        scope = ScopeChecker.load(places=PlaceNames.from_jieba())
+        extractive = ExtractiveAnswerer(retriever, normalizer, scope, Thresholds(),
                                         bundles=BundleGuide.from_corpus(settings.corpus_dir))
         rules = PlainRewriter.from_settings(settings)
         model = create_chat_model(settings)

@@ -169,6 +169,22 @@ def test_out_of_scope_questions_are_refused_with_a_hand_off(client: TestClient) 
     assert body["handoff"]["hotline"] == "12345" and "12345" in body["handoff"]["message"]
 
 
+def test_a_refusal_and_a_down_vote_offer_a_ticket_to_the_predicted_department(client: TestClient) -> None:
+    refused = client.post("/v1/ask", json={"question": "明天天气怎么样"}).json()
+    offer = refused["ticket_offer"]
+    assert refused["refused"] and offer["endpoint"] == "/v1/tickets" and offer["department"]
+    assert offer["department"] in offer["message"]
+    created = client.post(offer["endpoint"], json={"question": refused["question"], "contact": "13800000000",
+                                                   "conversation_id": refused["conversation_id"]})
+    assert created.status_code == 201 and created.json()["department"] == offer["department"]
+    answered = client.post("/v1/ask", json={"question": "补办身份证的工本费是多少钱"}).json()
+    assert not answered["refused"] and answered["ticket_offer"] is None
+    down = client.post("/v1/feedback", json={"answer_id": answered["answer_id"], "rating": "down"}).json()
+    assert down["ticket_offer"]["endpoint"] == "/v1/tickets" and down["ticket_offer"]["department"]
+    up = client.post("/v1/feedback", json={"answer_id": answered["answer_id"], "rating": "up"}).json()
+    assert up["ticket_offer"] is None
+
+
 def test_the_stream_sends_blocks_then_the_same_final_object(client: TestClient) -> None:
     question = {"question": "补领身份证要带什么材料"}
     with client.stream("POST", "/v1/ask/stream", json=question) as response:

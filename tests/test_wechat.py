@@ -34,9 +34,12 @@ from api.wechat_replies import (BUSY, HOLDING, MORE, NOTHING_MORE, STILL_HOLDING
 from api.wechat_sessions import BoundedMap
 from assistant.answer import Answer, Block, Citation, Handoff
 from assistant.embedders import Embedder
-from assistant.errors import ConfigError
+from assistant.errors import ConfigError, TicketStoreError
+from assistant.routing import KeywordRouter
 from assistant.service import Assistant
 from assistant.settings import Settings
+from assistant.tickets import TicketStore, open_ticket
+from indexer.loaders import load_paths
 from tests.conftest import FAQ_FEE, GUIDE_IDCARD, GUIDE_UNEMPLOYMENT, LAW_ID_CARD, write
 from tests.test_answering import build
 
@@ -264,6 +267,43 @@ def test_follow_up_in_the_same_chat_keeps_the_matter(serve: Callable[..., TestCl
 def test_refusal_hands_off_to_12345(serve: Callable[..., TestClient], real_assistant: Assistant) -> None:
     reply = ask(serve(real_assistant), "明天天气怎么样", 1201)
     assert "12345" in reply and "来源" not in reply
+
+
+def test_a_refusal_offers_a_report_and_反映_opens_a_routed_ticket(
+        tmp_path: Path, serve: Callable[..., TestClient], real_assistant: Assistant, caplog: pytest.LogCaptureFixture) -> None:
+    corpus = tmp_path / "corpus"
+    for folder, name, text in (("guides", "guide-idcard-replace", GUIDE_IDCARD),
+                               ("guides", "guide-unemployment-benefit", GUIDE_UNEMPLOYMENT)):
+        write(corpus / folder / f"{name}.md", text)
+    router = KeywordRouter.from_documents(load_paths([corpus]).documents)
+    store = TicketStore(tmp_path / "tickets.sqlite3")
+    client = serve(real_assistant, reporter=lambda q, c, conv: open_ticket(store, router, q, c, conv))
+    phone = "13800000000"
+    assert "请先发送您要咨询的问题" in ask(client, f"反映{phone}", 1250, openid="oReport")
+    question = "我的失业保险金申领被退回了，明天天气怎么样"
+    refusal = ask(client, question, 1251, openid="oReport")
+    assert "12345" in refusal and "反映+您的手机号" in refusal
+    with caplog.at_level(logging.INFO):
+        received = ask(client, f"反映 {phone}", 1252, openid="oReport")
+    (ticket,) = store.find()
+    assert f"工单号{ticket.id}" in received and f"「{ticket.department}」" in received
+    assert ticket.question == question and ticket.contact == phone and ticket.conversation_id == "wechat:oReport"
+    assert ticket.department == router.predict(question, 1)[0][0]
+    assert phone not in caplog.text
+    assert "请先发送您要咨询的问题" in ask(client, f"反映{phone}", 1253, openid="oSomeoneElse")  # not another's question
+
+
+def test_a_failing_ticket_store_gets_an_apology_and_no_reporter_means_an_ordinary_question(
+        serve: Callable[..., TestClient], real_assistant: Assistant) -> None:
+    def broken(question: str, contact: str, conversation_id: str) -> Any:
+        raise TicketStoreError("disk full")
+
+    client = serve(real_assistant, reporter=broken)
+    ask(client, "明天天气怎么样", 1261, openid="oBroken")
+    assert "没能提交" in ask(client, "反映13800000000", 1262, openid="oBroken")
+    plain = serve(real_assistant)  # no reporter wired: "反映…" is just a question
+    assert "工单号" not in ask(plain, "反映13800000000", 1263, openid="oPlain")
+    assert "请先发送" not in ask(client, "反映问题去哪里", 1264, openid="oNew")  # a question, not a contact
 
 
 def test_safe_mode_question_gets_an_encrypted_cited_answer(tmp_path: Path, serve: Callable[..., TestClient],
