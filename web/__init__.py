@@ -6,8 +6,8 @@ from __future__ import annotations
 
 
 def chinese(message: str) -> str:
-    """The Chinese half of a bilingual project message ("中文。/ English.")."""
-    return message.split(" / ")[0]
+    """The Chinese half of a bilingual project message ("中文。/ English." or "中文 / English")."""
+    return message.split("/ ", 1)[0].rstrip()
 
 
 def client_of(request: object) -> str:

@@ -1,9 +1,10 @@
 """`mount_web(app)`: the staff console at `/staff` and the citizen page at `/`, on the API's app.
 
 Both pages use what `create_app` put on `app.state` (the lazy assistant provider, recent answers,
-the feedback store, metrics, the rate limiter, the store, uploads and the re-index job). The page
-at `/` answers only its own paths (`PageMount`), so the API's routes, also those included after
-this call, and its 404 and 405 error bodies are untouched.
+the feedback store, metrics, the rate limiter, the store, uploads, the re-index job, the bundle
+guide, the policy catalog, the ticket store and the department router). The page at `/` answers
+only its own paths (`PageMount`), so the API's routes, also those included after this call, and
+its 404 and 405 error bodies are untouched.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from starlette.routing import Match, Mount
 from starlette.types import Scope
 
 from web.citizen import CSS as CITIZEN_CSS
-from web.citizen import BundleShelf, CitizenServices, citizen_page
+from web.citizen import CitizenServices, citizen_page
 from web.staff import CSS as STAFF_CSS
 from web.staff import StaffServices, staff_console
 
@@ -57,11 +58,11 @@ def mount_web(app: FastAPI) -> FastAPI:
         return app
     staff = staff_console(StaffServices(settings=state.settings, assistant=state.assistant_provider,
                                         feedback=state.feedback, store=state.store, uploads=state.uploads,
-                                        reindex_job=state.reindex_job, limiter=state.limiter))
+                                        reindex_job=state.reindex_job, limiter=state.limiter, tickets=state.tickets))
     citizen = citizen_page(CitizenServices(settings=state.settings, assistant=state.assistant_provider,
                                            answers=state.answers, feedback=state.feedback, metrics=state.metrics,
-                                           limiter=state.limiter,
-                                           bundles=BundleShelf(state.settings, state.reindex_job)))
+                                           limiter=state.limiter, bundles=state.bundles, policies=state.policies,
+                                           tickets=state.tickets, router=state.router))
     app.add_api_route("/staff", redirect_to_staff, methods=["GET"], include_in_schema=False)
     gr.mount_gradio_app(app, staff, path="/staff", theme=theme(), css=STAFF_CSS, footer_links=[],
                         run_history=False, show_error=True, ssr_mode=False, mcp_server=False, js=SET_LANGUAGE)

@@ -1,11 +1,12 @@
 """The staff console (`/staff`), behind the staff key (`settings.staff_key`; closed while unset).
 
-Three tabs: the eval set (dev, test or all) run through the live answerer with a progress bar,
+Four sections: the eval set (dev, test or all) run through the live answerer with a progress bar,
 metrics beside the failures; the feedback queue (差评 first, oldest first, 24-hour follow-up,
-resolve with a note); the corpus (documents, dates, stale ones flagged, re-index). The data comes
-from the same functions the staff API routes use (`api.feedback`, `api.staff`), the key check from
-`api.dependencies.require_staff`. Whether a session has unlocked the console lives server-side in
-`gr.State`, and every handler checks it.
+resolve with a note); the hand-off tickets (`web.tickets`: by state, re-route, close with a note);
+the corpus (documents, dates, stale ones flagged, re-index). The data comes from the same
+functions the staff API routes use (`api.feedback`, `api.staff`, the ticket store), the key check
+from `api.dependencies.require_staff`. Whether a session has unlocked the console lives
+server-side in `gr.State`, and every handler checks it (`web.access`).
 """
 
 from __future__ import annotations
@@ -31,10 +32,15 @@ from assistant.retrieval import HybridRetriever
 from assistant.service import Answerer, Assistant
 from assistant.settings import Settings
 from assistant.store import ChromaStore
+from assistant.tickets import TicketStore
 from eval.questions import EvalQuestion, load_questions
 from eval.runner import QuestionResult, run_question, summarise
 from indexer.reindex import ReindexJob, Uploads
 from web import chinese, client_of
+from web.access import LOCKED as LOCKED  # re-exported: the message every locked handler answers
+from web.access import require_unlocked
+from web.tickets import TicketDesk, ticket_section
+from web.validation import explain_invalid
 
 
 SPLITS = [("开发集（dev）", "dev"), ("测试集（test）", "test"), ("全部", "all")]
@@ -52,7 +58,6 @@ REINDEX_STATES = {"idle": "本次启动后尚未重新索引", "running": "正�
                   "failed": "重新索引失败"}
 KEY_ERRORS = {"staff_closed": "员工控制台未开放（服务器未设置 ZHENGWU_STAFF_KEY）。", "unauthorized": "请输入员工密钥。",
               "forbidden": "员工密钥错误。"}
-LOCKED = "请先输入员工密钥。"
 CSS = """
 #zw-metrics table td, #zw-failures table td { white-space: normal; }
 .zw-key-error { color: #c0392b; font-weight: 600; }
@@ -70,6 +75,7 @@ class StaffServices:
     uploads: Uploads
     reindex_job: ReindexJob
     limiter: RateLimiter
+    tickets: TicketStore
 
 
 @dataclass(frozen=True)
@@ -138,10 +144,12 @@ class StaffConsole:
 
     def __init__(self, services: StaffServices) -> None:
         self.services = services
+        self.desk = TicketDesk(services.tickets)
 
     def unlock(self, key: str, state: Literal["open", "all"], request: gr.Request) -> tuple[Any, ...]:
-        """(unlocked, error text, login box, console, feedback counts and queue, documents): the key is
-        checked by `require_staff`; a wrong key shows the error and nothing else."""
+        """(unlocked, error text, login box, console, feedback counts and queue, documents, open tickets
+        with the departments to re-route to): the key is checked by `require_staff`; a wrong key shows
+        the error and nothing else."""
         refused = "尝试次数太多，请一分钟后再试。" if self.services.limiter.hit(f"staff:{client_of(request)}") else ""
         if not refused:
             try:
@@ -149,15 +157,17 @@ class StaffConsole:
             except ApiError as exc:
                 refused = KEY_ERRORS.get(exc.code, chinese(exc.message))
         if refused:
-            return False, refused, gr.Column(visible=True), gr.Column(visible=False), "", [], "", []
+            return (False, refused, gr.Column(visible=True), gr.Column(visible=False), "", [], "", [], "", [],
+                    gr.skip())
         counts, queue = self.feedback_queue(state, True)
         overview, documents = self.documents(True)
-        return True, "", gr.Column(visible=False), gr.Column(visible=True), counts, queue, overview, documents
+        tickets = self.desk.ticket_queue("open", True)  # the ticket filter starts at 待处理
+        return True, "", gr.Column(visible=False), gr.Column(visible=True), counts, queue, overview, documents, *tickets
 
     def run_eval(self, split: Literal["dev", "test", "all"], unlocked: bool,
                  progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
         """(summary text, metrics table, failures table), the questions answered one by one."""
-        self._require(unlocked)
+        require_unlocked(unlocked)
         try:
             questions = load_questions(self.services.settings.eval_questions, split)
             answerer = ScoredAnswerer.of(self.services.assistant().answerer)
@@ -173,7 +183,7 @@ class StaffConsole:
         return text, metrics, failures
 
     def feedback_queue(self, state: Literal["open", "all"], unlocked: bool) -> tuple[str, list[list[str]]]:
-        self._require(unlocked)
+        require_unlocked(unlocked)
         try:
             listed = list_feedback(self.services.feedback, state, 500)
         except ZhengwuError as exc:
@@ -186,20 +196,20 @@ class StaffConsole:
 
     def resolve(self, feedback_id: float | None, note: str, state: Literal["open", "all"],
                 unlocked: bool) -> tuple[str, str, list[list[str]], Any]:
-        self._require(unlocked)
+        require_unlocked(unlocked)
         if not feedback_id or feedback_id < 1:
             raise gr.Error("请填写要处理的反馈编号。")
         try:
             resolved = resolve_feedback(int(feedback_id), ResolveRequest(note=note or ""), self.services.feedback)
         except ValidationError as exc:
-            raise gr.Error(chinese(exc.errors()[0]["msg"])) from exc
+            raise gr.Error(explain_invalid(exc, {"note": "处理说明"})) from exc
         except ZhengwuError as exc:
             raise gr.Error(f"无法标记：{exc}") from exc
         text, rows = self.feedback_queue(state, unlocked)
         return f"第 {resolved.id} 条反馈已标记为已处理。", text, rows, ""
 
     def documents(self, unlocked: bool) -> tuple[str, list[list[str]]]:
-        self._require(unlocked)
+        require_unlocked(unlocked)
         try:
             listed = list_documents(self.services.settings, self.services.store, self.services.uploads)
         except ZhengwuError as exc:
@@ -211,7 +221,7 @@ class StaffConsole:
         return f"共 {listed.total} 篇文档，其中 {stale} 篇已过期或过旧（索引：{listed.collection or '尚未建立'}）。", rows
 
     def reindex(self, rebuild: bool, unlocked: bool) -> tuple[str, gr.Timer]:
-        self._require(unlocked)
+        require_unlocked(unlocked)
         try:
             status = start_reindex(self.services.reindex_job, bool(rebuild))
         except ZhengwuError as exc:
@@ -219,13 +229,9 @@ class StaffConsole:
         return describe_reindex(status), gr.Timer(active=True)
 
     def reindex_progress(self, unlocked: bool) -> tuple[str, gr.Timer]:
-        self._require(unlocked)
+        require_unlocked(unlocked)
         status = reindex_status(self.services.reindex_job)
         return describe_reindex(status), gr.Timer(active=status.state == "running")
-
-    def _require(self, unlocked: bool) -> None:
-        if unlocked is not True:
-            raise gr.Error(LOCKED)
 
 
 def staff_console(services: StaffServices) -> gr.Blocks:
@@ -264,6 +270,7 @@ def staff_console(services: StaffServices) -> gr.Blocks:
                 note = gr.Textbox(label="处理说明", scale=3, elem_id="zw-resolution")
                 resolve = gr.Button("标记为已处理", variant="primary", elem_id="zw-resolve")
             resolved = gr.Markdown("", elem_id="zw-resolved")
+            tickets = ticket_section(console.desk, unlocked)
             gr.Markdown("## 文档库　时效与重新索引", elem_id="zw-documents-title")
             overview = gr.Markdown("", elem_id="zw-documents-summary")
             documents = gr.Dataframe(headers=DOCUMENT_COLUMNS, label="文档", interactive=False, wrap=True,
@@ -276,7 +283,7 @@ def staff_console(services: StaffServices) -> gr.Blocks:
             timer = gr.Timer(2.0, active=False)
 
         private = {"api_visibility": "private"}  # the console's events are not an API
-        unlocked_outputs = [unlocked, error, login, body, counts, queue, overview, documents]
+        unlocked_outputs = [unlocked, error, login, body, counts, queue, overview, documents, *tickets.listed]
         enter.click(console.unlock, [key, state], unlocked_outputs, **private)
         key.submit(console.unlock, [key, state], unlocked_outputs, **private)
         run.click(console.run_eval, [split, unlocked], [summary, metrics, failures], show_progress="full", **private)
