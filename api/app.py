@@ -20,7 +20,8 @@ from assistant.service import Assistant
 from assistant.settings import Settings
 from assistant.store import ChromaStore
 from assistant.tickets import TicketStore, open_ticket
-from indexer.reindex import ReindexJob, Uploads
+from indexer.loaders import load_paths
+from indexer.reindex import ReindexJob, Uploads, default_sources
 from web.mount import mount_web
 
 
@@ -31,18 +32,23 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
                               "statuses with the body `{\"error\": code, \"message\": ...}`.")
     app.state.settings = settings
     app.state.store = ChromaStore.connect(settings)
+    # The corpus and the staff uploads, read on first use and again after each re-index.
+    app.state.bundles = BundleGuide(lambda: load_paths(default_sources(settings)).documents)
+    app.state.policies = PolicyCatalog(lambda: load_paths(default_sources(settings)).documents)
     app.state.assistant = assistant  # the assistant once there is one (set by the provider when it builds it)
     app.state.assistant_provider = AssistantProvider(  # `provider()` builds it on first use; the WeChat router takes it
-        settings, assistant, on_build=lambda built: setattr(app.state, "assistant", built))
+        settings, assistant, on_build=lambda built: setattr(app.state, "assistant", built), bundles=app.state.bundles)
     app.state.answers = RecentAnswers()
     app.state.feedback = FeedbackStore.from_settings(settings)
     app.state.metrics = Metrics()
     app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
-    app.state.reindex_job = ReindexJob(settings)
-    app.state.uploads = Uploads.from_settings(settings)
 
-    app.state.bundles = BundleGuide.from_corpus(settings.corpus_dir)  # reads the corpus on first use
-    app.state.policies = PolicyCatalog.from_corpus(settings.corpus_dir)
+    def reread_documents() -> None:
+        app.state.bundles.refresh()
+        app.state.policies.refresh()
+
+    app.state.reindex_job = ReindexJob(settings, on_success=reread_documents)
+    app.state.uploads = Uploads.from_settings(settings)
     app.state.tickets = TicketStore.from_settings(settings)
     app.state.router = LazyRouter(settings)  # the fitted router when saved, else keywords from the corpus
 

@@ -16,7 +16,7 @@ from api.errors import ApiError, status_of
 from api.metrics import Metrics
 from api.schemas import AskRequest, AskResponse, BlockOut, TicketOfferOut, error_responses
 from assistant.answer import RewriteOptions
-from assistant.errors import ZhengwuError
+from assistant.errors import RouterError, ZhengwuError
 from assistant.feedback import RecentAnswers
 from assistant.routing import Router
 from assistant.service import Assistant
@@ -85,7 +85,13 @@ def answer_question(assistant: Assistant, answers: RecentAnswers, metrics: Metri
 
 
 def offer_ticket(router: Router, question: str) -> TicketOfferOut:
-    predicted = router.predict(question, k=1)
+    """The offer names the department the router predicts; a broken router leaves it unnamed rather
+    than failing the answer (or the feedback, already stored)."""
+    try:
+        predicted = router.predict(question, k=1)
+    except RouterError as exc:
+        log.warning("no department for the ticket offer: %s", exc)
+        predicted = []
     return TicketOfferOut.of(predicted[0][0] if predicted else "")
 
 

@@ -36,8 +36,9 @@ class AssistantProvider:
     /healthz answers, before an index exists). Thread-safe; the WeChat router takes it too."""
 
     def __init__(self, settings: Settings, assistant: Assistant | None = None,
-                 on_build: Callable[[Assistant], None] | None = None) -> None:
+                 on_build: Callable[[Assistant], None] | None = None, bundles: BundleGuide | None = None) -> None:
         self.settings = settings
+        self.bundles = bundles
         self._assistant = assistant
         self._on_build = on_build
         self._lock = threading.Lock()
@@ -47,7 +48,7 @@ class AssistantProvider:
             with self._lock:
                 if self._assistant is None:
                     try:
-                        assistant = Assistant.from_settings(self.settings)
+                        assistant = Assistant.from_settings(self.settings, self.bundles)
                     except LoadError as exc:  # the glossary or dialect lexicon: a deployment problem
                         raise ConfigError(f"cannot build the assistant: {exc}") from exc
                     if self._on_build is not None:

@@ -205,6 +205,11 @@ class BundleGuide:
                     self._shelf = _Shelf(guides, bundles, triggers, terms)
         return self._shelf
 
+    def refresh(self) -> None:
+        """Read the documents again on next use (after a re-index)."""
+        with self._lock:
+            self._shelf = None
+
     def documents(self) -> list[Document]:
         return sorted(self.shelf.bundles.values(), key=lambda d: d.doc_id)
 

@@ -200,6 +200,11 @@ class PolicyCatalog:
                     self._policies = [p for doc in self._read() for p in _parsed_or_skipped(doc)]
         return self._policies
 
+    def refresh(self) -> None:
+        """Read the documents again on next use (after a re-index)."""
+        with self._lock:
+            self._policies = None
+
     def match(self, profile: Profile, today: dt.date | None = None) -> MatchResult:
         return match_policies(profile, self.policies(), today)
 

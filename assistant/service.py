@@ -82,13 +82,15 @@ class Assistant:
         self.conversations = conversations or Conversations()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Assistant:
+    def from_settings(cls, settings: Settings, bundles: BundleGuide | None = None) -> Assistant:
+        """The product assistant; `bundles` shares the app's life-event bundles (read from the corpus
+        when not given)."""
         normalizer = create_normalizer(settings.corpus_dir)
         retriever = HybridRetriever(ChromaStore.connect(settings), create_embedder(settings.embedder, settings.threads),
                                     normalizer, settings.index_dir, settings.index_name, DEFAULT_WEIGHTS)
         scope = ScopeChecker.load(places=PlaceNames.from_jieba())
         extractive = ExtractiveAnswerer(retriever, normalizer, scope, Thresholds(),
-                                        bundles=BundleGuide.from_corpus(settings.corpus_dir))
+                                        bundles=bundles or BundleGuide.from_corpus(settings.corpus_dir))
         rules = PlainRewriter.from_settings(settings)
         model = create_chat_model(settings)
         if model is None:

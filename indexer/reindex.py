@@ -112,8 +112,10 @@ class ReindexStatus:
 class ReindexJob:
     """Runs `reindex` in a background thread; a second start while one runs is `IndexBusyError`."""
 
-    def __init__(self, settings: Settings, run: ReindexRun = reindex, embedder: Embedder | None = None) -> None:
+    def __init__(self, settings: Settings, run: ReindexRun = reindex, embedder: Embedder | None = None,
+                 on_success: Callable[[], None] | None = None) -> None:
         self.settings = settings
+        self._on_success = on_success  # e.g. re-read the bundles and policies
         self._run = run
         self._lock = threading.Lock()
         self._status = ReindexStatus()
@@ -154,6 +156,8 @@ class ReindexJob:
         except Exception as exc:  # noqa: BLE001 - a background thread must always record how it ended
             self._finish(state="failed", error=f"unexpected {type(exc).__name__}: {exc}")
         else:
+            if self._on_success is not None:
+                self._on_success()
             self._finish(state="succeeded", summary=summary)
 
     def _progress(self, done: int, total: int) -> None:

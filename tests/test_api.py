@@ -25,6 +25,7 @@ from assistant.settings import Settings
 from indexer.indexing import IndexSummary
 from indexer.reindex import ReindexJob, reindex
 from tests.conftest import FAQ_FEE, GUIDE_IDCARD, GUIDE_UNEMPLOYMENT, LAW_ID_CARD, index_corpus, write
+from tests.test_matcher import POLICY
 
 STAFF_KEY = "s3cret-staff-key"
 STAFF = {"X-Staff-Key": STAFF_KEY}
@@ -407,6 +408,24 @@ def test_upload_reindex_answer_and_delete(make_settings: Callable[..., Settings]
     client.post("/v1/staff/reindex")
     assert wait_for_reindex(client)["summary"]["removed"] == 1
     assert "guide-dog-registration" not in {d["doc_id"] for d in client.get("/v1/staff/documents").json()["documents"]}
+
+
+def test_an_uploaded_policy_is_matched_once_the_reindex_succeeds(make_settings: Callable[..., Settings], e5: Embedder,
+                                                                 tiny_corpus: Path) -> None:
+    settings = make_settings(corpus_dir=str(tiny_corpus), staff_key=STAFF_KEY)
+    client = TestClient(create_app(settings, build_assistant(settings, e5, tiny_corpus)), headers=STAFF)
+
+    def matched() -> set[str]:
+        body = client.post("/v1/policies/match", json={"applicant_type": "company"}).json()
+        return {p["policy_id"] for group in ("qualifies", "nearly", "not") for p in body[group]}
+
+    assert "policy-test-ops" not in matched()
+    upload = client.post("/v1/staff/documents", files={"file": ("测试政策.md", POLICY.lstrip().encode(), "text/markdown")})
+    assert upload.status_code == 201, upload.text
+    assert "policy-test-ops" not in matched()  # read again only after a successful re-index
+    client.post("/v1/staff/reindex")
+    assert wait_for_reindex(client)["state"] == "succeeded"
+    assert "policy-test-ops" in matched()
 
 
 def test_bad_uploads_are_refused_and_nothing_is_written(app_for: Callable[..., TestClient],
