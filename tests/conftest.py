@@ -244,3 +244,28 @@ def tiny_corpus(tmp_path: Path) -> Path:
     write(root / "policies" / "law-resident-id-card.md", LAW_ID_CARD)
     write(root / "faqs" / "faq-idcard-lost-fee.md", FAQ_FEE)
     return root
+
+
+# A guide staff upload in the API and web tests (expired: it shows as stale).
+DOG_GUIDE = """---
+id: guide-dog-registration
+title: 养犬登记
+kind: guide
+department: 示例市公安局
+region: 示例市
+effective_date: 2020-01-01
+expires: 2020-12-31
+source_url: https://zwfw.shili.example/guide/guide-dog-registration
+sample: true
+---
+
+## 事项名称
+养犬登记
+
+## 申请材料
+- 犬只狂犬病免疫证明
+- 养犬人居民身份证
+
+## 办理时限
+即时办结。
+"""

@@ -24,33 +24,11 @@ from assistant.service import Assistant
 from assistant.settings import Settings
 from indexer.indexing import IndexSummary
 from indexer.reindex import ReindexJob, reindex
-from tests.conftest import FAQ_FEE, GUIDE_IDCARD, GUIDE_UNEMPLOYMENT, LAW_ID_CARD, index_corpus, write
+from tests.conftest import DOG_GUIDE, FAQ_FEE, GUIDE_IDCARD, GUIDE_UNEMPLOYMENT, LAW_ID_CARD, index_corpus, write
 from tests.test_matcher import POLICY
 
 STAFF_KEY = "s3cret-staff-key"
 STAFF = {"X-Staff-Key": STAFF_KEY}
-DOG_GUIDE = """---
-id: guide-dog-registration
-title: 养犬登记
-kind: guide
-department: 示例市公安局
-region: 示例市
-effective_date: 2020-01-01
-expires: 2020-12-31
-source_url: https://zwfw.shili.example/guide/guide-dog-registration
-sample: true
----
-
-## 事项名称
-养犬登记
-
-## 申请材料
-- 犬只狂犬病免疫证明
-- 养犬人居民身份证
-
-## 办理时限
-即时办结。
-"""
 
 
 def test_healthz_reports_no_index_with_503(make_settings: Callable[..., Settings]) -> None:

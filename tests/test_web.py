@@ -46,7 +46,7 @@ from assistant.settings import Settings
 from assistant.store import ChromaStore
 from assistant.tickets import TicketStore
 from indexer.reindex import ReindexJob, Uploads
-from tests.conftest import FAQ_FEE, GUIDE_IDCARD, GUIDE_UNEMPLOYMENT, LAW_ID_CARD, ROOT, free_port, write
+from tests.conftest import DOG_GUIDE, FAQ_FEE, GUIDE_IDCARD, GUIDE_UNEMPLOYMENT, LAW_ID_CARD, ROOT, free_port, write
 from tests.test_answering import build
 from web.answers import render_answer
 from web.chat import ChatSession, Offer, Turn
@@ -63,27 +63,6 @@ BOT = "#zw-chatbot .message-row.bot-row"
 PENDING = "正在查找"
 PHONE = "13812345678"
 
-
-DOG_GUIDE = """
----
-id: guide-dog-registration
-title: 养犬登记
-kind: guide
-department: 示例市公安局
-region: 示例市
-effective_date: 2020-01-01
-expires: 2020-12-31
-source_url: https://zwfw.shili.example/guide/guide-dog-registration
-sample: true
----
-
-## 事项名称
-养犬登记
-
-## 申请材料
-- 犬只狂犬病免疫证明
-- 养犬人居民身份证
-"""
 
 BUNDLE_JOBLESS = """
 ---
