@@ -123,8 +123,9 @@ class PlainRewriter:
         self._terms = _alternation(terms)
         self._term_or_hole = re.compile(f"(?P<term>{self._terms.pattern})|(?P<hole>{HOLES.pattern})")
         cantonese: dict[str, str] = {}
-        for entry in dialect:  # the first 粤语 expression for a standard word wins
-            if entry.dialect == "粤语" and len(entry.standard) >= 2 and entry.expr not in self.rules.cantonese_skip:
+        for entry in dialect:  # the first 粤语 expression for a standard word wins; glossary terms stay official
+            if (entry.dialect == "粤语" and len(entry.standard) >= 2 and entry.expr not in self.rules.cantonese_skip
+                    and entry.standard not in self.glossary):
                 cantonese.setdefault(entry.standard, entry.expr)
         self._cantonese = cantonese
         self._cantonese_pattern = _alternation(list(cantonese))

@@ -205,6 +205,18 @@ def test_cantonese_rendering_of_known_answers(rewriter: PlainRewriter, source: s
     assert rewrite.facts_preserved and rewrite.blocks[0].text == expected
 
 
+def test_cantonese_keeps_official_names_of_offices_documents_and_programmes(rewriter: PlainRewriter) -> None:
+    source = ("请到派出所申请，最低生活保障和养老金按月发放，带上出生医学证明和不动产权证书；"
+              "被解除劳动合同的可以申领失业保险金。")
+    rewrite = rewriter.rewrite(make_answer(("答复", source)), RewriteOptions(plain=False, script="cantonese"))
+    back = opencc.OpenCC("hk2s").convert(rewrite.text)
+    for name in ("派出所", "最低生活保障", "养老金", "出生医学证明", "不动产权证书", "被解除劳动合同", "失业保险金"):
+        assert name in back, (name, rewrite.text)
+    for slang in ("差館", "綜援", "長俸", "出世紙", "屋契", "炒魷魚"):
+        assert slang not in rewrite.text
+    assert "嘅" in rewrite.text  # rendered in Cantonese all the same (的 → 嘅)
+
+
 def test_cantonese_plain_answer_keeps_facts_and_material_names(rewriter: PlainRewriter) -> None:
     rewrite = rewriter.rewrite(idcard_answer(), RewriteOptions(script="cantonese"))
     text = rewrite.text
