@@ -7,7 +7,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -16,6 +16,9 @@ from rich.table import Table
 from assistant.errors import ZhengwuError
 from assistant.fusion import DEFAULT_WEIGHTS, FusionWeights
 from assistant.settings import Settings
+
+if TYPE_CHECKING:
+    from eval.scale import IndexGrower
 
 app = typer.Typer(help="Zhengwu benchmarks and the staff eval harness.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -70,6 +73,90 @@ def throughput(
     _emit({"embedder": settings.embedder, "threads": threads, "documents": result.documents, "chunks": result.chunks,
            "raw_chunks_per_s": round(result.raw_chunks_per_s, 2),
            "index_chunks_per_s": round(result.index_chunks_per_s, 2), "ratio": round(result.ratio, 4)}, as_json)
+
+
+Queries = Annotated[int, typer.Option("--queries", min=1, help="Questions asked per index (the eval set, cycled).")]
+Seed = Annotated[int, typer.Option("--seed", help="Seed of the synthetic chunks' texts and noise.")]
+Embed = Annotated[bool, typer.Option("--embed", help="Embed the synthetic chunks for real (slow; cached) instead "
+                                     "of using their source chunk's embedding plus noise.")]
+
+
+def _grower(settings: Settings, threads: int, seed: int, embed: bool, queries: int) -> tuple[IndexGrower, list[str]]:
+    """The index grower over the shipped corpus (its embeddings cached) and the questions to ask."""
+    from assistant.embedders import create_embedder
+    from eval.latency import cycled
+    from eval.questions import load_questions
+    from eval.scale import IndexGrower
+    from indexer.loaders import load_paths
+
+    documents = load_paths([settings.corpus_dir], root=Path.cwd()).documents
+    console.print(f"corpus: {len(documents)} documents; embedding them (or reading the cache) …")
+    grower = IndexGrower(documents, create_embedder(settings.embedder, threads), settings, seed, embed)
+    asked = cycled([q.question for q in load_questions(settings.eval_questions)], queries)
+    return grower, asked
+
+
+@app.command()
+def latency(
+    chunks: Annotated[list[int] | None, typer.Option("--chunks", min=1, help="Synthetic chunks added to the corpus "
+                                                     "(repeat for several sizes).")] = None,
+    queries: Queries = 200,
+    seed: Seed = 0,
+    embed: Embed = False,
+    threads: Threads = 1,
+    as_json: AsJson = False,
+) -> None:
+    """Answer latency (extractive path) p50/p95/p99 beside the raw floor (embed + Chroma query), same run."""
+    from eval.latency import measure_latency, print_latency
+
+    settings = _settings(threads)
+    try:
+        grower, asked = _grower(settings, threads, seed, embed, queries)
+        results = measure_latency(grower, list(chunks or []), asked,
+                                  lambda r: console.print(f"{r.index.chunks:,} chunks: built in {r.index.seconds:.0f}s, "
+                                                          f"answer p95 {r.serving.answer.p95_ms} ms"))
+    except ZhengwuError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    print_latency(results, grower, threads, queries)
+    _emit({"embedder": settings.embedder, "threads": threads, "queries": queries, "vectors": "embedded" if embed else "noised",
+           "sizes": [r.as_json() for r in results]}, as_json)
+
+
+@app.command()
+def scale(
+    sizes: Annotated[str, typer.Option(help="Comma-separated index sizes, in chunks.")] = "1000,10000,100000",
+    queries: Queries = 200,
+    seed: Seed = 0,
+    embed: Embed = False,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Write the p95 and RSS plot (PNG) here.")] = None,
+    threads: Threads = 1,
+    as_json: AsJson = False,
+) -> None:
+    """Answer p95 and process RSS as the index grows, as a table (and a plot)."""
+    from eval.scale import measure_scale, plot_scale, print_scale
+
+    try:
+        wanted = [int(size) for size in sizes.split(",") if size.strip()]
+    except ValueError as exc:
+        raise typer.BadParameter(f"sizes must be comma-separated whole numbers, got {sizes!r}") from exc
+    if not wanted or min(wanted) < 1:
+        raise typer.BadParameter(f"sizes must be whole numbers of at least 1, got {sizes!r}")
+    settings = _settings(threads)
+    try:
+        grower, asked = _grower(settings, threads, seed, embed, queries)
+        points = measure_scale(grower, wanted, asked,
+                               lambda p: console.print(f"{p.index.chunks:,} chunks: built in {p.index.seconds:.0f}s, "
+                                                       f"answer p95 {p.serving.answer.p95_ms} ms, RSS {p.serving.rss_mb:.0f} MiB"))
+    except ZhengwuError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    print_scale(points, grower, threads)
+    if plot:
+        title = f"{settings.embedder}, {threads} thread(s), {queries} questions; {grower.vectors_label}"
+        console.print(f"wrote {plot_scale(points, plot, title)}")
+    _emit({"embedder": settings.embedder, "threads": threads, "queries": queries, "vectors": "embedded" if embed else "noised",
+           "sizes": [p.as_json() for p in points]}, as_json)
 
 
 @app.command()
@@ -167,8 +254,8 @@ def run(
     try:
         asked = load_questions(questions or settings.eval_questions, split)  # type: ignore[arg-type]
         reindex(settings)  # the corpus and the staff uploads, incrementally
-        answerer = Assistant.from_settings(settings).answerer
-        results = [run_question(answerer, q) for q in asked]
+        assistant = Assistant.from_settings(settings)  # retrieval, answer and the plain-language rewrite
+        results = [run_question(assistant, q) for q in asked]
     except ZhengwuError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc

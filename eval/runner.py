@@ -4,16 +4,34 @@ Per question: retrieval (expected document in top 1 / top 5 of the retriever, MR
 (must-include facts found in the answer text), citations (precision: a cited passage is correct
 when it belongs to an expected document or quotes one of the expected facts), refusals (accuracy on
 `must_refuse`, false refusals on answerable questions), and latency.
+
+Given an `Assistant`, each question is asked as a citizen asks it (`Assistant.ask`: retrieval,
+answer and the plain-language rewrite, in a conversation holding the question's history), the
+latency covers all of it, and facts are looked for in what the citizen reads: the plain version
+when the rewriter produced one, else the answer itself (a refusal finds no facts). Given a bare
+answerer (anything with `answer(question, history)` and a `retriever`), only the answer is scored.
 """
 
 from __future__ import annotations
 
 import time
+import uuid
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
+from typing import Protocol
 
-from assistant.answering import ExtractiveAnswerer
+from assistant.answer import Answer
+from assistant.retrieval import HybridRetriever
+from assistant.service import Assistant
 from eval.questions import EvalQuestion
+
+
+class RetrievingAnswerer(Protocol):
+    """An answerer with the retriever the eval scores retrieval on (`ExtractiveAnswerer` is one)."""
+
+    retriever: HybridRetriever
+
+    def answer(self, question: str, history: tuple[str, ...] = ()) -> Answer: ...
 
 
 @dataclass
@@ -33,22 +51,29 @@ class QuestionResult:
     citations_total: int
     ms: float
     failures: list[str] = field(default_factory=list)
+    rewritten: bool = False  # `answer` is the plain-language version the citizen reads
 
     @property
     def passed(self) -> bool:
         return not self.failures
 
 
-def run_question(answerer: ExtractiveAnswerer, q: EvalQuestion) -> QuestionResult:
-    started = time.perf_counter()
-    answer = answerer.answer(q.question, q.history)
-    ms = (time.perf_counter() - started) * 1000
+def run_question(asked: Assistant | RetrievingAnswerer, q: EvalQuestion) -> QuestionResult:
+    """Ask one question (through the assistant, or the bare answerer) and score what came back."""
+    if isinstance(asked, Assistant):
+        answer, ms = ask(asked, q)
+        retriever = retriever_of(asked)
+    else:
+        started = time.perf_counter()
+        answer = asked.answer(q.question, q.history)
+        ms = (time.perf_counter() - started) * 1000
+        retriever = asked.retriever
     resolved = answer.resolved_question or answer.normalized_question
     # Retrieval is scored on its own, at depth 10, whatever the answerer used (or if it refused early).
-    passages = answerer.retriever.retrieve(resolved, k=10)
+    passages = retriever.retrieve(resolved, k=10)
     retrieved = list(dict.fromkeys(p.doc_id for p in passages))
-    text = answer.text
-    facts_found = sum(fact in text for fact in q.must_include)
+    text = shown_text(answer)
+    facts_found = 0 if answer.refused else sum(fact in text for fact in q.must_include)
     correct = sum(c.doc_id in q.expected_docs or any(f in c.quote for f in q.must_include) for c in answer.citations)
     failures = []
     if q.must_refuse and not answer.refused:
@@ -59,12 +84,34 @@ def run_question(answerer: ExtractiveAnswerer, q: EvalQuestion) -> QuestionResul
         if not any(d in q.expected_docs for d in retrieved[:5]):
             failures.append("expected document not in top 5")
         if facts_found < len(q.must_include):
-            failures.append(f"missing facts: {[f for f in q.must_include if f not in text]}")
+            failures.append(f"missing facts: {[f for f in q.must_include if answer.refused or f not in text]}")
         if answer.citations and correct < len(answer.citations):
             failures.append("cited an unrelated passage")
     return QuestionResult(q.id, q.style, q.topic, q.question, q.must_refuse, answer.refused, retrieved[:5],
                           [f"{c.doc_id}#{c.section}" for c in answer.citations], text, facts_found, len(q.must_include),
-                          correct, len(answer.citations), round(ms, 1), failures)
+                          correct, len(answer.citations), round(ms, 1), failures, answer.plain is not None)
+
+
+def ask(assistant: Assistant, q: EvalQuestion) -> tuple[Answer, float]:
+    """`Assistant.ask` in a fresh conversation that holds the question's history; the answer and
+    the milliseconds the ask took."""
+    conversation = f"eval-{q.id}-{uuid.uuid4().hex[:8]}"
+    for turn in q.history:
+        assistant.conversations.remember(conversation, turn)
+    started = time.perf_counter()
+    answer = assistant.ask(q.question, conversation_id=conversation)
+    return answer, (time.perf_counter() - started) * 1000
+
+
+def retriever_of(assistant: Assistant) -> HybridRetriever:
+    """The retriever behind the assistant's answerer (the LLM answerer's extractive one)."""
+    answerer = getattr(assistant.answerer, "extractive", assistant.answerer)
+    return answerer.retriever
+
+
+def shown_text(answer: Answer) -> str:
+    """What the citizen reads: the plain-language version when there is one, else the answer."""
+    return answer.plain.text if answer.plain is not None else answer.text
 
 
 def summarise(questions: list[EvalQuestion], results: list[QuestionResult]) -> dict:
@@ -112,8 +159,8 @@ def summarise(questions: list[EvalQuestion], results: list[QuestionResult]) -> d
         "passed": sum(r.passed for r in results),
         "per_style": per_style,
         "per_topic": per_topic,
-        "p50_ms": _percentile(latencies, 0.50),
-        "p95_ms": _percentile(latencies, 0.95),
+        "p50_ms": percentile(latencies, 0.50),
+        "p95_ms": percentile(latencies, 0.95),
     }
 
 
@@ -125,7 +172,8 @@ def _ratio(part: float, whole: float) -> float:
     return round(part / whole, 4) if whole else 0.0
 
 
-def _percentile(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float:
+    """The nearest-rank percentile of sorted `values` (0.0 when empty), rounded to 0.1."""
     if not values:
         return 0.0
     return round(values[min(len(values) - 1, int(q * len(values)))], 1)

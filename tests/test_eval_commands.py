@@ -169,3 +169,137 @@ def test_plain_rewrites_every_answer_and_prints_its_figures_last(tmp_path: Path,
         assert figures["mean_sentence_chars_before"] > 0 and figures["mean_sentence_chars_after"] > 0
         assert figures["jargon_unexplained_after"] < figures["jargon_unexplained_before"]
     assert runner.invoke(app, ["plain", "--script", "klingon"], env=env).exit_code != 0
+
+
+def _eval_env(tmp_path: Path, tiny_corpus: Path) -> dict[str, str]:
+    """A data dir, the tiny corpus (with the real lexicons) and a three-question eval set."""
+    root = Path(__file__).resolve().parents[1]
+    for lexicon in ("dialect.yaml", "glossary.yaml"):
+        (tiny_corpus / lexicon).write_text((root / "corpus" / lexicon).read_text(encoding="utf-8"), encoding="utf-8")
+    rows = [
+        {"id": "t-1", "need": "idcard", "question": "身份证丢了怎么补办", "style": "standard", "topic": "身份证",
+         "expected_docs": ["guide-idcard-replace"], "must_include": ["户口簿"]},
+        {"id": "t-2", "need": "fee", "question": "补办身份证多少钱", "style": "colloquial", "topic": "身份证",
+         "expected_docs": ["faq-idcard-lost-fee"], "must_include": ["40元"]},
+        {"id": "t-3", "need": "stock", "question": "明天买哪只股票能涨", "style": "colloquial", "topic": "其他", "must_refuse": True},
+    ]
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return {"ZHENGWU_DATA_DIR": str(tmp_path / "data"), "ZHENGWU_CORPUS_DIR": str(tiny_corpus),
+            "ZHENGWU_EVAL_QUESTIONS": str(questions)}
+
+
+def test_latency_reports_answer_and_floor_at_each_size_with_their_ratio(tmp_path: Path, tiny_corpus: Path) -> None:
+    env = _eval_env(tmp_path, tiny_corpus)
+    result = runner.invoke(app, ["latency", "--chunks", "50", "--queries", "4", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output.strip().splitlines()[-1])
+    assert figures["threads"] == 1 and figures["queries"] == 4 and figures["vectors"] == "noised"
+    corpus, grown = figures["sizes"]
+    assert (corpus["chunks"], corpus["synthetic"]) == (15, 0)  # the tiny corpus alone, then 50 synthetic chunks more
+    assert (grown["chunks"], grown["synthetic"]) == (65, 50)
+    for size in figures["sizes"]:
+        for part in ("answer", "floor", "ask"):
+            p50, p95, p99 = (size[part][f"p{q}_ms"] for q in (50, 95, 99))
+            assert 0 < p50 <= p95 <= p99
+        assert size["ask"]["p95_ms"] >= size["answer"]["p95_ms"]  # the rewrite comes on top of the answer
+        assert size["ratio_p95"] == pytest.approx(size["answer"]["p95_ms"] / size["floor"]["p95_ms"], abs=1e-3)
+    assert list((tmp_path / "data" / "bench-cache").glob("corpus-e5-*.npy"))  # corpus embeddings cached
+
+
+def test_scale_reports_rss_per_size_and_draws_the_plot(tmp_path: Path, tiny_corpus: Path) -> None:
+    env = _eval_env(tmp_path, tiny_corpus)
+    plot = tmp_path / "scale.png"
+    result = runner.invoke(app, ["scale", "--sizes", "10,200", "--queries", "3", "--plot", str(plot), "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    small, large = json.loads(result.output.strip().splitlines()[-1])["sizes"]
+    assert small["chunks"] == 10 and small["corpus_chunks"] + small["synthetic"] == 10 and small["corpus_chunks"] < 15
+    assert (large["chunks"], large["corpus_chunks"], large["synthetic"]) == (200, 15, 185)
+    for size in (small, large):
+        assert size["rss_baseline_mb"] > 0 and size["rss_mb"] > 0
+        assert size["rss_growth_mb"] == pytest.approx(size["rss_mb"] - size["rss_baseline_mb"], abs=0.15)
+        assert 0 < size["p50_ms"] <= size["p95_ms"] <= size["p99_ms"]
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert runner.invoke(app, ["scale", "--sizes", "ten"], env=env).exit_code != 0
+
+
+def test_synthetic_chunks_land_in_the_store_and_bm25_and_are_retrievable(tmp_path: Path, tiny_corpus: Path,
+                                                                        e5: Embedder) -> None:
+    from assistant.service import Assistant
+    from assistant.store import ChromaStore
+    from eval.scale import IndexGrower
+    from indexer.loaders import load_paths
+
+    settings = Settings.from_environ(_eval_env(tmp_path, tiny_corpus), threads=1)
+    grower = IndexGrower(load_paths([tiny_corpus]).documents, e5, settings, seed=7)
+    index = grower.grow(15 + 40, tmp_path / "grown")
+    assert (index.chunks, index.corpus, index.synthetic, index.embedded) == (55, 15, 40, 0)  # nothing embedded for real
+    retriever = Assistant.from_settings(index.settings).answerer.retriever  # type: ignore[attr-defined]
+    catalog = retriever.live_catalog()
+    synthetic = [c for c in catalog.chunks.values() if str(c.metadata["doc_id"]).startswith("synthetic-7-")]
+    assert len(catalog.chunks) == len(catalog.lexical.ids) == 55 and len(synthetic) == 40
+    store = ChromaStore.connect(index.settings)
+    assert store.count(store.require_live(retriever.index_key)) == 55
+    assert {c.metadata["sample"] for c in synthetic} == {True}
+    for chunk in synthetic[::8]:  # asked with its title (a tiny corpus recombines into many equal texts)
+        question = f"{chunk.metadata['title']} {chunk.text}"
+        assert chunk.chunk_id in [p.chunk_id for p in retriever.retrieve(question, k=8)], question
+
+
+def test_synthetic_texts_and_vectors_are_seeded_and_close_to_their_source(tmp_path: Path, tiny_corpus: Path,
+                                                                         e5: Embedder) -> None:
+    import numpy as np
+
+    from eval.scale import NOISE, IndexGrower, noised
+    from indexer.loaders import load_paths
+
+    settings = Settings.from_environ(_eval_env(tmp_path, tiny_corpus), threads=1)
+    grower = IndexGrower(load_paths([tiny_corpus]).documents, e5, settings, seed=3)
+    documents, sources = grower.synthetic(10)
+    assert [d.body for d in documents] == [d.body for d in grower.synthetic(10)[0]]  # same seed, same texts
+    chunks = [c for d in documents for c in grower.splitter.split(d)]
+    assert len(chunks) == len(sources) == 10 and len(documents) == 3  # 4 + 4 + 2 sections
+    for chunk, source in zip(chunks, sources, strict=True):
+        assert chunk.doc_id.startswith("synthetic-3-") and chunk.section == (grower.chunks[source].section or "正文")
+        assert chunk.metadata["title"].startswith(str(grower.chunks[source].metadata["title"]))
+    vectors = noised(grower.vectors[sources], NOISE, seed=3)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    cosine = (vectors * grower.vectors[sources]).sum(axis=1)
+    assert np.all(cosine < 0.999) and np.all(np.abs(cosine - 1 / np.sqrt(1 + NOISE**2)) < 0.03)
+    assert np.array_equal(vectors, noised(grower.vectors[sources], NOISE, seed=3))
+
+
+def test_preset_embedder_hands_out_preset_vectors_and_embeds_the_rest(e5: Embedder) -> None:
+    import numpy as np
+
+    from eval.scale import PresetEmbedder
+
+    preset = np.eye(2, e5.dim, dtype=np.float32)
+    embedder = PresetEmbedder(e5, ["甲", "乙"], preset)
+    out = embedder.encode(["乙", "身份证补领", "甲"], is_query=False)
+    assert np.array_equal(out[0], preset[1]) and np.array_equal(out[2], preset[0])
+    assert np.allclose(out[1], e5.encode(["身份证补领"], is_query=False)[0], atol=1e-5) and embedder.embedded == 1
+    assert np.allclose(embedder.encode(["甲"], is_query=True), e5.encode(["甲"], is_query=True), atol=1e-5)  # queries: real
+    assert embedder.key == e5.key
+
+
+def test_run_scores_what_the_citizen_reads_and_the_bare_answerer_still_works(tmp_path: Path, tiny_corpus: Path,
+                                                                           e5: Embedder) -> None:
+    from assistant.service import Assistant
+    from eval.questions import load_questions
+    from eval.runner import run_question, shown_text
+
+    env = _eval_env(tmp_path, tiny_corpus)
+    settings = Settings.from_environ(env, threads=1)
+    index_corpus(settings, e5, tiny_corpus)
+    assistant = Assistant.from_settings(settings)
+    questions = load_questions(Path(env["ZHENGWU_EVAL_QUESTIONS"]))
+    asked = [run_question(assistant, q) for q in questions]
+    assert all(r.rewritten for r in asked)  # through the rewriter
+    plain = assistant.ask(questions[0].question)
+    assert plain.plain is not None and shown_text(plain) == plain.plain.text != plain.text  # the plain words are scored
+    assert asked[0].answer == plain.plain.text and asked[0].facts_found == 1
+    assert asked[2].refused and asked[2].facts_found == 0 and asked[2].passed
+    bare = [run_question(assistant.answerer, q) for q in questions]  # the staff console's way
+    assert not any(r.rewritten for r in bare) and bare[0].answer == assistant.answerer.answer(questions[0].question).text
+    assert [r.retrieved for r in bare] == [r.retrieved for r in asked]

@@ -25,11 +25,9 @@ from api.feedback import list_feedback, resolve_feedback
 from api.limits import RateLimiter
 from api.schemas import FeedbackOut, ReindexStatusOut, ResolveRequest
 from api.staff import list_documents, reindex_status, start_reindex
-from assistant.answer import Answer
 from assistant.errors import ZhengwuError
 from assistant.feedback import FeedbackStore
-from assistant.retrieval import HybridRetriever
-from assistant.service import Answerer, Assistant
+from assistant.service import Assistant
 from assistant.settings import Settings
 from assistant.store import ChromaStore
 from assistant.tickets import TicketStore
@@ -76,23 +74,6 @@ class StaffServices:
     reindex_job: ReindexJob
     limiter: RateLimiter
     tickets: TicketStore
-
-
-@dataclass(frozen=True)
-class ScoredAnswerer:
-    """An answerer with the retriever the eval scores retrieval on: the answerer's own, or, for the
-    LLM answerer, its extractive answerer's (the one that retrieved its passages)."""
-
-    answerer: Answerer
-    retriever: HybridRetriever
-
-    @classmethod
-    def of(cls, answerer: Answerer) -> ScoredAnswerer:
-        extractive = getattr(answerer, "extractive", answerer)
-        return cls(answerer, extractive.retriever)
-
-    def answer(self, question: str, history: tuple[str, ...] = ()) -> Answer:
-        return self.answerer.answer(question, history)
 
 
 def stamp(moment: dt.datetime | None) -> str:
@@ -170,9 +151,8 @@ class StaffConsole:
         require_unlocked(unlocked)
         try:
             questions = load_questions(self.services.settings.eval_questions, split)
-            answerer = ScoredAnswerer.of(self.services.assistant().answerer)
-            results = [run_question(answerer, question)  # type: ignore[arg-type]
-                       for question in progress.tqdm(questions, desc="评测进行中")]
+            assistant = self.services.assistant()  # asked as citizens ask: answer and plain rewrite
+            results = [run_question(assistant, question) for question in progress.tqdm(questions, desc="评测进行中")]
         except ZhengwuError as exc:
             raise gr.Error(f"评测无法运行：{exc}") from exc
         summary = summarise(questions, results)
