@@ -145,22 +145,11 @@ def test_run_scores_the_eval_set_and_writes_the_report_folder(tmp_path: Path, ti
 
 
 def test_plain_rewrites_every_answer_and_prints_its_figures_last(tmp_path: Path, tiny_corpus: Path, e5: Embedder) -> None:
-    root = Path(__file__).resolve().parents[1]
-    for lexicon in ("dialect.yaml", "glossary.yaml"):
-        (tiny_corpus / lexicon).write_text((root / "corpus" / lexicon).read_text(encoding="utf-8"), encoding="utf-8")
-    env = {"ZHENGWU_DATA_DIR": str(tmp_path / "data"), "ZHENGWU_CORPUS_DIR": str(tiny_corpus)}
+    env = _eval_env(tmp_path, tiny_corpus)
     index_corpus(Settings.from_environ(env, threads=1), e5, tiny_corpus)
-    rows = [
-        {"id": "t-1", "need": "idcard", "question": "补领身份证要带什么材料", "style": "standard", "topic": "身份证",
-         "expected_docs": ["guide-idcard-replace"], "must_include": ["户口簿"]},
-        {"id": "t-2", "need": "idcard", "question": "身份证唔见咗点样补办", "style": "cantonese", "topic": "身份证",
-         "expected_docs": ["guide-idcard-replace"], "must_include": ["户口簿"]},
-        {"id": "t-3", "need": "stock", "question": "明天买哪只股票能涨", "style": "colloquial", "topic": "其他", "must_refuse": True},
-    ]
-    questions = tmp_path / "questions.jsonl"
-    questions.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    questions = env["ZHENGWU_EVAL_QUESTIONS"]
     for extra in ([], ["--elderly", "--script", "cantonese"]):
-        result = runner.invoke(app, ["plain", "--split", "all", "--questions", str(questions), "--json", *extra], env=env)
+        result = runner.invoke(app, ["plain", "--split", "all", "--questions", questions, "--json", *extra], env=env)
         assert result.exit_code == 0, result.output
         figures = json.loads(result.output.strip().splitlines()[-1])
         assert set(figures) == {"n", "fact_preservation", "mean_sentence_chars_before", "mean_sentence_chars_after",

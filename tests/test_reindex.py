@@ -22,26 +22,8 @@ from indexer.reindex import (
     safe_name,
     uploads_dir,
 )
-from tests.conftest import write
+from tests.conftest import DOG_GUIDE, write
 
-DOG_GUIDE = """---
-id: guide-dog-registration
-title: 养犬登记
-kind: guide
-department: 示例市公安局
-region: 示例市
-effective_date: 2024-01-01
-source_url: https://zwfw.shili.example/guide/guide-dog-registration
-sample: true
----
-
-## 申请材料
-- 犬只免疫证明
-- 养犬人居民身份证
-
-## 办理时限
-即时办结。
-"""
 
 QA_RECORDS = "\n".join(json.dumps(r, ensure_ascii=False) for r in (
     {"id": "qa-parking", "question": "小区停车位怎么申请？", "answer": "向物业服务企业提出申请。"},
