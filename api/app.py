@@ -46,11 +46,14 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
     def reread_documents() -> None:
         app.state.bundles.refresh()
         app.state.policies.refresh()
+        if isinstance(app.state.router, LazyRouter):
+            app.state.router.refresh()
 
     app.state.reindex_job = ReindexJob(settings, on_success=reread_documents)
     app.state.uploads = Uploads.from_settings(settings)
     app.state.tickets = TicketStore.from_settings(settings)
-    app.state.router = LazyRouter(settings)  # the fitted router when saved, else keywords from the corpus
+    # The fitted router when saved, else keywords from the corpus and the uploads.
+    app.state.router = LazyRouter(settings, lambda: load_paths(default_sources(settings)).documents)
 
     install_error_handlers(app)
     for module in (health, metrics, ask, feedback, staff, bundles, policies, tickets):

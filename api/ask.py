@@ -14,13 +14,15 @@ from fastapi.responses import StreamingResponse
 from api.dependencies import AnswersDep, AssistantDep, LiveIndex, MetricsDep, RateLimited, RouterDep, SettingsDep
 from api.errors import ApiError, status_of
 from api.metrics import Metrics
-from api.schemas import AskRequest, AskResponse, BlockOut, TicketOfferOut, error_responses
+from api.schemas import AskRequest, AskResponse, BlockOut, error_responses
+from api.tickets import offer_ticket
 from assistant.answer import RewriteOptions
-from assistant.errors import RouterError, ZhengwuError
+from assistant.errors import ZhengwuError
 from assistant.feedback import RecentAnswers
 from assistant.routing import Router
 from assistant.service import Assistant
 from assistant.settings import Settings
+from assistant.tickets import HANDOFF_REASONS
 
 log = logging.getLogger("zhengwu.api")
 router = APIRouter(prefix="/v1", tags=["ask"])
@@ -80,19 +82,10 @@ def answer_question(assistant: Assistant, answers: RecentAnswers, metrics: Metri
     shown = answer.text or (answer.handoff.message if answer.handoff else "")
     answers.remember(answer_id, answer.conversation_id, question, shown)
     metrics.observe_answer(answer, seconds)
-    offer = offer_ticket(router, answer.resolved_question or question) if answer.refused and router else None
+    wanted = router is not None and answer.refused and answer.refusal_reason in HANDOFF_REASONS
+    offer = offer_ticket(router, answer.resolved_question or question) if wanted and router else None
     return AskResponse.of(answer, answer_id, seconds * 1000, offer)
 
-
-def offer_ticket(router: Router, question: str) -> TicketOfferOut:
-    """The offer names the department the router predicts; a broken router leaves it unnamed rather
-    than failing the answer (or the feedback, already stored)."""
-    try:
-        predicted = router.predict(question, k=1)
-    except RouterError as exc:
-        log.warning("no department for the ticket offer: %s", exc)
-        predicted = []
-    return TicketOfferOut.of(predicted[0][0] if predicted else "")
 
 
 def stream_events(assistant: Assistant, answers: RecentAnswers, metrics: Metrics, body: AskRequest,

@@ -6,10 +6,12 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from api.ask import offer_ticket
 from api.dependencies import AnswersDep, FeedbackDep, MetricsDep, RateLimited, RouterDep, require_staff
 from api.errors import ApiError
+from api.metrics import Metrics
 from api.schemas import FeedbackCreated, FeedbackList, FeedbackOut, FeedbackRequest, ResolveRequest, error_responses
+from api.tickets import offer_ticket
+from assistant.feedback import FeedbackStore, RecentAnswers
 
 router = APIRouter(prefix="/v1", tags=["feedback"])
 staff_router = APIRouter(prefix="/v1/staff", tags=["staff"], dependencies=[Depends(require_staff)],
@@ -24,14 +26,22 @@ def give_feedback(body: FeedbackRequest, _limit: RateLimited, answers: AnswersDe
                   metrics: MetricsDep, router: RouterDep) -> FeedbackCreated:
     """Rate a recent answer. ID-card numbers, phone numbers and names in the reason are masked before storage.
     差评 comes back with the offer of a ticket (the answer did not settle it)."""
+    created, question = record_feedback(body, answers, store, metrics)
+    if body.rating == "down":
+        created.ticket_offer = offer_ticket(router, question)
+    return created
+
+
+def record_feedback(body: FeedbackRequest, answers: RecentAnswers, store: FeedbackStore,
+                    metrics: Metrics) -> tuple[FeedbackCreated, str]:
+    """Store one rating of a recent answer; what was stored and the (masked) question it rated."""
     answered = answers.get(body.answer_id)
     if answered is None:
         raise ApiError(404, "answer_not_found", f"找不到这个回答（{body.answer_id}），可能已过期。/ No recent answer "
                        f"with id {body.answer_id}.")
     stored = store.record(body.answer_id, body.rating, body.reason, answered)
     metrics.feedback.labels(body.rating).inc()
-    offer = offer_ticket(router, answered.question) if body.rating == "down" else None
-    return FeedbackCreated(id=stored.id, answer_id=stored.answer_id, rating=stored.rating, ticket_offer=offer)
+    return FeedbackCreated(id=stored.id, answer_id=stored.answer_id, rating=stored.rating), answered.question
 
 
 @staff_router.get("/feedback", response_model=FeedbackList, responses=error_responses(422))

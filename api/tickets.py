@@ -12,8 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.dependencies import RateLimited, RouterDep, SettingsDep, TicketsDep, require_staff
 from api.errors import ApiError
-from api.schemas import CONVERSATION_ID, VISIBLE, clean_question, error_responses
+from api.schemas import CONVERSATION_ID, VISIBLE, TicketOfferOut, clean_question, error_responses
+from assistant.errors import RouterError
 from assistant.query import clean_text
+from assistant.routing import Router
 from assistant.tickets import Ticket, open_ticket
 
 log = logging.getLogger("zhengwu.api")
@@ -45,6 +47,16 @@ class TicketRequest(BaseModel):
     def _clean_contact(cls, value: str) -> str:
         return clean_text(value) or value.strip() or value  # kept as given when cleaning leaves nothing
 
+
+def offer_ticket(router: Router, question: str) -> TicketOfferOut:
+    """The offer names the department the router predicts; a broken router leaves it unnamed rather
+    than failing the answer (or the feedback, already stored)."""
+    try:
+        predicted = router.predict(question, k=1)
+    except RouterError as exc:
+        log.warning("no department for the ticket offer: %s", exc)
+        predicted = []
+    return TicketOfferOut.of(predicted[0][0] if predicted else "")
 
 class CandidateOut(BaseModel):
     department: str

@@ -27,7 +27,7 @@ from wechatpy.replies import create_reply
 from api.schemas import ErrorBody
 from api.wechat_delivery import CustomerServiceSender, LateSender, WeChatDeliveryError
 from api.wechat_envelope import Envelope, Inbound, WeChatRequestError
-from api.wechat_replies import (BUSY, EMPTY_QUESTION, FAILED, HOLDING, NOTHING_MORE, REPORT_FAILED, REPORT_NOTHING,
+from api.wechat_replies import (BUSY, EMPTY_QUESTION, FAILED, HOLDING, NOTHING_MORE, REPORT_FAILED, REPORT_FILING, REPORT_NOTHING,
                                 STILL_HOLDING, TEXT_LIMIT_BYTES, UNSUPPORTED, WELCOME, earlier_question, render_answer,
                                 report_received, too_long)
 from api.wechat_sessions import Mailbox, Outcome, PendingAnswer, Reply, Ticket, Tickets, resolved
@@ -41,6 +41,7 @@ logger = logging.getLogger("zhengwu.api.wechat")  # under zhengwu.api: served wi
 
 A = TypeVar("A")
 B = TypeVar("B")
+T = TypeVar("T")
 MAX_BODY_BYTES = 64 * 1024
 CONTINUE = ("1", "１")
 # 办不成事反映: "反映13800000000" hands the user's last question to a department as a ticket.
@@ -103,9 +104,9 @@ class WeChatBot:
         if not ticket.reply.done() and remaining > 0:
             await _wait(ticket.reply, remaining)
         if not ticket.reply.done():
-            assert ticket.pending is not None  # instant replies are resolved when opened
-            self._hold(inbound.openid, ticket.pending)
-            return ticket.holding
+            if ticket.pending is not None:  # a late answer: kept for the next message
+                self._hold(inbound.openid, ticket.pending)
+            return ticket.holding  # (a report still being filed is filed all the same)
         if ticket.reply.exception() is not None:
             logger.error("wechat reply failed for %s", _user(inbound.openid), exc_info=ticket.reply.exception())
             return FAILED
@@ -138,7 +139,8 @@ class WeChatBot:
             return Ticket(resolved(Reply(EMPTY_QUESTION)))
         report = REPORT.match(question) if self.reporter is not None else None
         if report is not None:
-            return Ticket(resolved(Reply(self._report(inbound.openid, report.group("contact")))))
+            filed = self._submit(self._report, inbound.openid, report.group("contact"))
+            return Ticket(_then(filed, Reply), None, REPORT_FILING) if filed is not None else Ticket(resolved(Reply(BUSY)))
         if len(question) > self.max_question_chars:
             return Ticket(resolved(Reply(too_long(self.max_question_chars))))
         outcome = self._start(inbound.openid, question)
@@ -147,6 +149,10 @@ class WeChatBot:
         return Ticket(_then(outcome, _render), PendingAnswer(question, outcome), HOLDING)
 
     def _start(self, openid: str, question: str) -> Future[Outcome] | None:
+        return self._submit(self._ask, openid, question)
+
+    def _submit(self, work: Callable[[str, str], T], openid: str, text: str) -> Future[T] | None:
+        """`work(openid, text)` on a worker thread; None when too many are in flight."""
         with self._lock:
             if self._in_flight >= self.max_in_flight:
                 logger.warning("wechat busy: %d answers in flight", self._in_flight)
@@ -156,7 +162,7 @@ class WeChatBot:
                 self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="wechat-answer")
             executor = self._executor
         try:
-            future = executor.submit(self._ask, openid, question)
+            future = executor.submit(work, openid, text)
         except RuntimeError:  # closed meanwhile (the app is shutting down)
             self._finished(None)
             return None
@@ -168,15 +174,20 @@ class WeChatBot:
             self._in_flight -= 1
 
     def _report(self, openid: str, contact: str) -> str:
-        """A hand-off ticket for the user's last question, routed to a department."""
+        """A hand-off ticket for the user's last question, routed to a department (once: the
+        question is forgotten when its ticket is opened)."""
         asked = self.asked.history(openid)
         if not asked or self.reporter is None:
             return REPORT_NOTHING
         try:
-            ticket = self.reporter(asked[-1], contact, f"wechat:{openid}")
+            ticket = self.reporter(asked[-1], contact, f"wechat:{_user(openid)}")
         except ZhengwuError as exc:
             logger.warning("wechat report failed for %s: %s", _user(openid), mask_pii(str(exc)))
             return REPORT_FAILED
+        except Exception:  # the face's outer boundary, as for answers
+            logger.exception("wechat report crashed for %s", _user(openid))
+            return REPORT_FAILED
+        self.asked.forget(openid)
         logger.info("wechat report from %s: ticket %d to %s", _user(openid), ticket.id, ticket.department)
         return report_received(ticket.department, ticket.id)
 

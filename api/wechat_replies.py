@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from assistant.answer import Answer, Block, Citation
+from assistant.tickets import HANDOFF_REASONS
 
 TEXT_LIMIT_BYTES = 2048  # WeChat rejects passive text replies longer than this (UTF-8 bytes)
 LINKED_SOURCES = 2  # sources numbered up to this show their link; later ones title and section only
@@ -35,6 +36,7 @@ _SUFFIX_ROOM = 64  # bytes kept free in every part for "……（第2/3部分）
 REPORT_HINT = "如需人工跟进，请回复“反映+您的手机号”（如：反映13800000000），我们会把问题转给相关部门。"
 REPORT_NOTHING = "请先发送您要咨询的问题；如果没能解决，再回复“反映+您的手机号”，我们会转给相关部门跟进。"
 REPORT_FAILED = "抱歉，反映暂时没能提交，请稍后再试，或拨打12345政务服务便民热线。"
+REPORT_FILING = "您的反映正在提交，工作人员会按您留的联系方式回复。"
 
 
 def report_received(department: str, ticket_id: int) -> str:
@@ -89,7 +91,8 @@ def _units(answer: Answer) -> list[_Unit]:
             text += f"\n可拨打{handoff.hotline}政务服务便民热线咨询。"
         if handoff and handoff.department and handoff.phone:
             text += f"\n{handoff.department}咨询电话：{handoff.phone}"
-        text += f"\n{REPORT_HINT}"
+        if answer.refusal_reason in HANDOFF_REASONS:
+            text += f"\n{REPORT_HINT}"
         return [_Unit(text)]
     blocks: tuple[Block, ...] = answer.plain.blocks if answer.plain is not None else answer.blocks
     units = [_Unit(_block_text(block), block.citations) for block in blocks if block.text.strip()]

@@ -39,7 +39,7 @@ INTENTS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
 )
 DEFAULT_GUIDE_SECTIONS = ("办理流程", "申请材料")
 # "能…吗？" asks whether one qualifies: the conditions answer it.
-YES_NO = re.compile(r"能不能|可不可以|可唔可以|得唔得|行不行|(能|可以|可唔可以).*(吗|嗎|不|么|嘛|冇)[？?！!。]*$")
+YES_NO = re.compile(r"能不能|可不可以|可唔可以|得唔得|行不行|(能|可以|可唔可以).*(吗|嗎|不|(?<![什怎这那多])么|嘛|冇)[？?！!。]*$")
 FOLLOW_UP_MAX_CHARS = 14  # longer questions stand alone unless they open anaphorically
 FOLLOW_UP_START = re.compile(r"^(那|那么|那要|那我|还|另外|它|这个|这|要是|如果)")
 

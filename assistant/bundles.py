@@ -193,17 +193,19 @@ class BundleGuide:
 
     @property
     def shelf(self) -> _Shelf:
-        if self._shelf is None:
+        shelf = self._shelf  # read once: `refresh()` may clear it meanwhile
+        if shelf is None:
             with self._lock:
-                if self._shelf is None:
+                shelf = self._shelf
+                if shelf is None:
                     docs = list(self._read())
                     guides = {d.doc_id: d for d in docs if d.kind == "guide"}
                     bundles = {d.doc_id: d for d in docs if d.kind == "bundle" and _valid(d)}
                     triggers = {i: re.compile("|".join(f"(?:{p})" for p in self._trigger_patterns(d)))
                                 for i, d in bundles.items()}
                     terms = {i: self._terms(d, guides) for i, d in bundles.items()}
-                    self._shelf = _Shelf(guides, bundles, triggers, terms)
-        return self._shelf
+                    shelf = self._shelf = _Shelf(guides, bundles, triggers, terms)
+        return shelf
 
     def refresh(self) -> None:
         """Read the documents again on next use (after a re-index)."""

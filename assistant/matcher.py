@@ -194,11 +194,13 @@ class PolicyCatalog:
         return cls(lambda: load_paths([corpus_dir]).documents)
 
     def policies(self) -> list[Policy]:
-        if self._policies is None:
+        policies = self._policies  # read once: `refresh()` may clear it meanwhile
+        if policies is None:
             with self._lock:
-                if self._policies is None:
-                    self._policies = [p for doc in self._read() for p in _parsed_or_skipped(doc)]
-        return self._policies
+                policies = self._policies
+                if policies is None:
+                    policies = self._policies = [p for doc in self._read() for p in _parsed_or_skipped(doc)]
+        return policies
 
     def refresh(self) -> None:
         """Read the documents again on next use (after a re-index)."""

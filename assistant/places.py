@@ -13,6 +13,7 @@ import re
 from importlib import resources
 
 from assistant.errors import ConfigError
+from assistant.lexical import tokenize
 
 PROVINCES = frozenset(
     "北京 天津 河北 山西 内蒙古 辽宁 吉林 黑龙江 上海 江苏 浙江 安徽 福建 江西 山东 河南 湖北 湖南 广东 广西 海南 "
@@ -22,7 +23,11 @@ ADMINISTRATIVE = re.compile(r"^[\u4e00-\u9fff]{2,}(省|市|县|区|州|盟|旗)$
 # that are not "elsewhere" (the special administrative regions, see above).
 NOT_PLACES = re.compile(r"(超市|城市|都市|门市|夜市|上市|集市|股市|楼市|菜市|花市|早市|黑市|街区|社区|城区|市区|景区|园区|小区|"
                         r"辖区|片区|营区|林区|矿区|山区|郊区|灾区|禁区|误区|专区|地区|风景区|开发区|保护区|示范区|"
-                        r"香港|澳门|台湾)")
+                        r"城[东西南北中]区|新区|香港|澳门|台湾)")
+# A place the person comes from or goes to ("河南户口", "从江苏调来", "医保在浙江怎么报销") is not a
+# question about that place's rules: residence permits and transfers across provinces are national.
+MOVED_FROM_OR_TO = re.compile(r"(从|在|去|到|回|往|来自|是)$")
+PERSONAL_TIE = re.compile(r"^(户口|户籍|籍|人|话|调|迁|转|来|过来|回来)")
 
 
 class PlaceNames:
@@ -43,6 +48,13 @@ class PlaceNames:
                 names.add(word)
         return cls(frozenset(names))
 
-    def find(self, tokens: list[str]) -> str | None:
-        """The first token naming a place, if any."""
-        return next((token for token in tokens if token in self.names), None)
+    def find(self, text: str) -> str | None:
+        """The first place in `text` whose rules the question asks about, if any."""
+        for token in tokenize(text):
+            if token not in self.names:
+                continue
+            for found in re.finditer(re.escape(token), text):
+                before, after = text[max(0, found.start() - 2):found.start()], text[found.end():found.end() + 2]
+                if not MOVED_FROM_OR_TO.search(before) and not PERSONAL_TIE.match(after):
+                    return token
+        return None

@@ -25,7 +25,7 @@ import pickle
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -199,12 +199,18 @@ def load_router(settings: Settings, documents: Iterable[Document] | None = None)
 
 
 class LazyRouter:
-    """`load_router(settings)` on first use (so the app starts without reading the corpus)."""
+    """`load_router(settings, read())` on first use (so the app starts without reading the corpus),
+    and again after `refresh()` (a re-index: new documents, new departments)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, read: Callable[[], Iterable[Document]] | None = None) -> None:
         self.settings = settings
+        self._read = read
         self._router: Router | None = None
         self._lock = threading.Lock()
+
+    def refresh(self) -> None:
+        with self._lock:
+            self._router = None
 
     @property
     def name(self) -> str:  # type: ignore[override]
@@ -212,11 +218,13 @@ class LazyRouter:
 
     @property
     def router(self) -> Router:
-        if self._router is None:
+        router = self._router  # read once: `refresh()` may clear it meanwhile
+        if router is None:
             with self._lock:
-                if self._router is None:
-                    self._router = load_router(self.settings)
-        return self._router
+                router = self._router
+                if router is None:
+                    router = self._router = load_router(self.settings, self._read() if self._read else None)
+        return router
 
     def predict(self, question: str, k: int = 3) -> Prediction:
         return self.router.predict(question, k)

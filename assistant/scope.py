@@ -15,7 +15,6 @@ from pathlib import Path
 import yaml
 
 from assistant.errors import ConfigError
-from assistant.lexical import tokenize
 from assistant.places import PlaceNames
 
 
@@ -60,7 +59,7 @@ class ScopeChecker:
                 match = pattern.search(text)
                 if match:
                     return ScopeVerdict(rule.category, rule.reason, match.group(0))
-        place = self.places.find(tokenize(text)) if self.places else None
+        place = self.places.find(text) if self.places else None
         other_city = next((rule for rule in self.rules if rule.category == "other_city"), None)
         if place and other_city:
             return ScopeVerdict(other_city.category, other_city.reason, place)

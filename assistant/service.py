@@ -54,6 +54,10 @@ class Conversations:
                 return ()
             return tuple(entry[1])
 
+    def forget(self, conversation_id: str) -> None:
+        with self._lock:
+            self._turns.pop(conversation_id, None)
+
     def remember(self, conversation_id: str, question: str) -> None:
         with self._lock:
             _, turns = self._turns.pop(conversation_id, (0.0, []))

@@ -28,6 +28,9 @@ from assistant.settings import Settings
 
 log = logging.getLogger("zhengwu.tickets")
 TicketState = Literal["open", "in_progress", "closed"]
+# Refusals a department can take up: no evidence in the corpus, a person's own case, another
+# city's rules. Advice, chitchat, fabrication and prompt requests are not offered a ticket.
+HANDOFF_REASONS = frozenset({"no_evidence", "personal_case", "other_city"})
 STATES: tuple[str, ...] = get_args(TicketState)
 
 _SCHEMA = """

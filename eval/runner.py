@@ -14,6 +14,7 @@ answerer (anything with `answer(question, history)` and a `retriever`), only the
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from collections import defaultdict
@@ -176,4 +177,4 @@ def percentile(values: list[float], q: float) -> float:
     """The nearest-rank percentile of sorted `values` (0.0 when empty), rounded to 0.1."""
     if not values:
         return 0.0
-    return round(values[min(len(values) - 1, int(q * len(values)))], 1)
+    return round(values[max(0, math.ceil(q * len(values)) - 1)], 1)

@@ -151,13 +151,13 @@ class ReindexJob:
                 self._embedder = create_embedder(self.settings.embedder, self.settings.threads)
             summary = self._run(self.settings, rebuild=rebuild, embedder=self._embedder,
                                 on_progress=self._progress, on_problem=self._problem)
+            if self._on_success is not None:
+                self._on_success()
         except ZhengwuError as exc:
             self._finish(state="failed", error=str(exc))
         except Exception as exc:  # noqa: BLE001 - a background thread must always record how it ended
             self._finish(state="failed", error=f"unexpected {type(exc).__name__}: {exc}")
         else:
-            if self._on_success is not None:
-                self._on_success()
             self._finish(state="succeeded", summary=summary)
 
     def _progress(self, done: int, total: int) -> None:

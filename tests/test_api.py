@@ -149,13 +149,15 @@ def test_out_of_scope_questions_are_refused_with_a_hand_off(client: TestClient) 
 
 
 def test_a_refusal_and_a_down_vote_offer_a_ticket_to_the_predicted_department(client: TestClient) -> None:
-    refused = client.post("/v1/ask", json={"question": "明天天气怎么样"}).json()
+    refused = client.post("/v1/ask", json={"question": "买了个无人机，要去哪里登记"}).json()
     offer = refused["ticket_offer"]
-    assert refused["refused"] and offer["endpoint"] == "/v1/tickets" and offer["department"]
+    assert refused["refusal_reason"] == "no_evidence" and offer["endpoint"] == "/v1/tickets" and offer["department"]
     assert offer["department"] in offer["message"]
     created = client.post(offer["endpoint"], json={"question": refused["question"], "contact": "13800000000",
                                                    "conversation_id": refused["conversation_id"]})
     assert created.status_code == 201 and created.json()["department"] == offer["department"]
+    chitchat = client.post("/v1/ask", json={"question": "明天天气怎么样"}).json()
+    assert chitchat["refused"] and chitchat["ticket_offer"] is None  # nothing for a department to take up
     answered = client.post("/v1/ask", json={"question": "补办身份证的工本费是多少钱"}).json()
     assert not answered["refused"] and answered["ticket_offer"] is None
     down = client.post("/v1/feedback", json={"answer_id": answered["answer_id"], "rating": "down"}).json()

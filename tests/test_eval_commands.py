@@ -289,6 +289,6 @@ def test_run_scores_what_the_citizen_reads_and_the_bare_answerer_still_works(tmp
     assert plain.plain is not None and shown_text(plain) == plain.plain.text != plain.text  # the plain words are scored
     assert asked[0].answer == plain.plain.text and asked[0].facts_found == 1
     assert asked[2].refused and asked[2].facts_found == 0 and asked[2].passed
-    bare = [run_question(assistant.answerer, q) for q in questions]  # the staff console's way
+    bare = [run_question(assistant.answerer, q) for q in questions]  # a bare answerer scores the answer alone
     assert not any(r.rewritten for r in bare) and bare[0].answer == assistant.answerer.answer(questions[0].question).text
     assert [r.retrieved for r in bare] == [r.retrieved for r in asked]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from assistant.documents import Document
 from assistant.routing import KeywordRouter, LazyRouter, ModelRouter, RouterError, load_router
 from assistant.settings import Settings
 from eval.__main__ import app
@@ -165,3 +166,22 @@ def test_the_routing_command_reports_unreadable_data(tmp_path: Path) -> None:
     bad.write_text("{not json\n", encoding="utf-8")
     result = CliRunner().invoke(app, ["routing", "--data", str(bad)], env={"ZHENGWU_DATA_DIR": str(tmp_path / "d")})
     assert result.exit_code == 1
+
+
+def test_the_lazy_router_reads_its_documents_again_after_a_refresh(make_settings: Callable[..., Settings]) -> None:
+    documents = [Document(doc_id="guide-a", title="养犬登记", kind="guide", body="养犬登记 犬只", source_path="a.md",
+                          department="示例市公安局")]
+    reads: list[int] = []
+
+    def read() -> list[Document]:
+        reads.append(1)
+        return list(documents)
+
+    lazy = LazyRouter(make_settings(), read)  # no fitted model in this data dir: keywords from `read()`
+    assert lazy.predict("养犬登记怎么办")[0][0] == "示例市公安局" and len(reads) == 1
+    lazy.predict("犬只")
+    assert len(reads) == 1  # read once, then kept
+    documents.append(Document(doc_id="guide-b", title="公积金提取", kind="guide", body="公积金 提取", source_path="b.md",
+                              department="示例市住房公积金管理中心"))
+    lazy.refresh()
+    assert lazy.predict("公积金提取要什么")[0][0] == "示例市住房公积金管理中心" and len(reads) == 2

@@ -312,13 +312,13 @@ def test_a_refusal_offers_a_ticket_that_staff_find_masked_and_close(site: Site, 
     store: TicketStore = site.app.state.tickets
     before = len(store.find("all"))
     open_citizen(tab, site)
-    answer = ask(tab, "明天天气怎么样")
+    answer = ask(tab, "买了个无人机，要去哪里登记")
     handoff = answer.locator(".zw-handoff")
     assert handoff.is_visible() and "12345" in handoff.locator(".zw-hotline").inner_text()
     assert answer.locator("details.zw-source").count() == 0
     tab.wait_for_selector("#zw-ticket", state="visible")
     assert "转人工办理" in tab.inner_text("#zw-ticket-heading")
-    assert tab.input_value("#zw-ticket-question textarea") == "明天天气怎么样"  # the turn's question
+    assert tab.input_value("#zw-ticket-question textarea") == "买了个无人机，要去哪里登记"  # the turn's question
     tab.click("#zw-ticket-send")  # no contact: refused, the form stays
     tab.wait_for_function("document.querySelector('#zw-ticket-note').innerText.includes('「联系方式」')")
     assert tab.is_visible("#zw-ticket") and len(store.find("all")) == before

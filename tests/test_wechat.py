@@ -280,17 +280,23 @@ def test_a_refusal_offers_a_report_and_反映_opens_a_routed_ticket(
     client = serve(real_assistant, reporter=lambda q, c, conv: open_ticket(store, router, q, c, conv))
     phone = "13800000000"
     assert "请先发送您要咨询的问题" in ask(client, f"反映{phone}", 1250, openid="oReport")
-    question = "我的失业保险金申领被退回了，明天天气怎么样"
+    question = "买了个无人机，要去哪里登记"
+    assert real_assistant.ask(question).refusal_reason == "no_evidence"
     refusal = ask(client, question, 1251, openid="oReport")
     assert "12345" in refusal and "反映+您的手机号" in refusal
     with caplog.at_level(logging.INFO):
         received = ask(client, f"反映 {phone}", 1252, openid="oReport")
     (ticket,) = store.find()
     assert f"工单号{ticket.id}" in received and f"「{ticket.department}」" in received
-    assert ticket.question == question and ticket.contact == phone and ticket.conversation_id == "wechat:oReport"
+    assert ticket.question == question and ticket.contact == phone
+    assert ticket.conversation_id.startswith("wechat:u:") and "oReport" not in ticket.conversation_id  # pseudonymous
     assert ticket.department == router.predict(question, 1)[0][0]
     assert phone not in caplog.text
     assert "请先发送您要咨询的问题" in ask(client, f"反映{phone}", 1253, openid="oSomeoneElse")  # not another's question
+    assert "请先发送您要咨询的问题" in ask(client, f"反映{phone}", 1254, openid="oReport")  # one ticket per question
+    assert len(store.find()) == 1
+    chitchat = ask(client, "明天天气怎么样", 1255, openid="oReport")
+    assert "12345" in chitchat and "反映" not in chitchat  # no ticket offered for chitchat
 
 
 def test_a_failing_ticket_store_gets_an_apology_and_no_reporter_means_an_ordinary_question(
@@ -299,7 +305,7 @@ def test_a_failing_ticket_store_gets_an_apology_and_no_reporter_means_an_ordinar
         raise TicketStoreError("disk full")
 
     client = serve(real_assistant, reporter=broken)
-    ask(client, "明天天气怎么样", 1261, openid="oBroken")
+    ask(client, "买了个无人机，要去哪里登记", 1261, openid="oBroken")
     assert "没能提交" in ask(client, "反映13800000000", 1262, openid="oBroken")
     plain = serve(real_assistant)  # no reporter wired: "反映…" is just a question
     assert "工单号" not in ask(plain, "反映13800000000", 1263, openid="oPlain")

@@ -1,8 +1,8 @@
 """The citizen page's conversation: asking, follow-ups, and 👍/👎 with an optional reason.
 
 Answers come through `api.ask.answer_question`, so a page answer is registered for feedback and
-counted in the metrics exactly like a /v1/ask answer; 👍/👎 go through `api.feedback.give_feedback`
-(with the department router, which it uses for the API's ticket offer).
+counted in the metrics exactly like a /v1/ask answer; 👍/👎 are stored by `api.feedback.record_feedback`
+(the page offers its own ticket form instead of the API's `ticket_offer`).
 A conversation lives server-side in `gr.State` (`ChatSession`), which also says when the hand-off
 ticket form is offered (`Offer`: after a refusal, or after a 👎) and for which question.
 """
@@ -20,15 +20,15 @@ from pydantic import ValidationError
 
 from api.ask import answer_question, checked_question
 from api.errors import ApiError
-from api.feedback import give_feedback
+from api.feedback import record_feedback
 from api.limits import RateLimiter
 from api.metrics import Metrics
 from api.schemas import AskRequest, AskResponse, FeedbackRequest
-from assistant.errors import IndexNotFoundError, RouterError, ZhengwuError
+from assistant.errors import IndexNotFoundError, ZhengwuError
 from assistant.feedback import FeedbackStore, RecentAnswers
-from assistant.routing import Router
 from assistant.service import Assistant
 from assistant.settings import Settings
+from assistant.tickets import HANDOFF_REASONS
 from web import chinese, client_of
 from web.answers import escape, render_answer
 from web.validation import explain_invalid
@@ -99,14 +99,13 @@ class Chat:
     """The conversation's event handlers; the page (`web.citizen`) lays it out and wires them."""
 
     def __init__(self, settings: Settings, assistant: Callable[[], Assistant], answers: RecentAnswers,
-                 feedback: FeedbackStore, metrics: Metrics, limiter: RateLimiter, router: Router) -> None:
+                 feedback: FeedbackStore, metrics: Metrics, limiter: RateLimiter) -> None:
         self.settings = settings
         self.assistant = assistant
         self.answers = answers
         self.feedback = feedback
         self.metrics = metrics
         self.limiter = limiter
-        self.router = router
 
     def ask(self, question: str, session: ChatSession | None, plain: bool, elderly: bool, script: str,
             request: gr.Request) -> Iterator[tuple[Any, ...]]:
@@ -145,7 +144,7 @@ class Chat:
         except Exception as exc:  # noqa: BLE001 - the person must see an answer, never a page stuck waiting
             log.error("the web page could not answer", exc_info=exc)
             turn.notice = UNAVAILABLE
-        if turn.response is not None and turn.response.refused:
+        if turn.response is not None and turn.response.refused and turn.response.refusal_reason in HANDOFF_REASONS:
             session.offer = Offer("refused", turn.question)
         yield session.messages(), "", session, ""
 
@@ -186,9 +185,7 @@ class Chat:
             return "提交太频繁了，请稍后再试。"
         try:
             body = FeedbackRequest(answer_id=answer_id, rating=rating, reason=reason)
-            give_feedback(body, None, self.answers, self.feedback, self.metrics, self.router)
-        except RouterError as exc:  # stored already; only the API's ticket offer could not be routed
-            log.warning("no department predicted for the ticket offer of a 差评: %s", exc)
+            record_feedback(body, self.answers, self.feedback, self.metrics)  # the page offers its own ticket form
         except ValidationError as exc:
             return explain_invalid(exc, {"reason": "理由"})
         except ApiError as exc:

@@ -70,7 +70,7 @@ def elderly_classes(elderly: bool) -> gr.Column:
 
 def citizen_page(services: CitizenServices) -> gr.Blocks:
     talk = Chat(services.settings, services.assistant, services.answers, services.feedback, services.metrics,
-                services.limiter, services.router)
+                services.limiter)
     offer = TicketOffer(services.settings, services.tickets, services.router, services.limiter)
     shelf = BundleShelf(services.bundles)
 
