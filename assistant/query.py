@@ -3,7 +3,9 @@
 A question is normalised step by step, and the original is always kept for display:
 1. width and compatibility forms folded (NFKC), Traditional → Simplified characters (OpenCC), typed
    pinyin back to characters ("shenfenzheng丢了" → "身份证丢了", assistant.pinyin) when a decoder is given;
-2. dialect and colloquial expressions → standard Mandarin (corpus/dialect.yaml), longest first;
+2. dialect and colloquial expressions → standard Mandarin (corpus/dialect.yaml), longest first,
+   then homophone typos back to the corpus's words ("社宝卡" → "社保卡", assistant.typos) when a
+   repairer is given;
 3. Chinese numerals before a unit → digits ("六十日" → "60日"), as the corpus writes them;
 4. glossary terms expanded both ways: an official term adds its everyday wording and the other way
    round, so "给新房上户口" also searches for "房屋产权初始登记".
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 
 from assistant.lexicon import DialectEntry, GlossaryEntry
 from assistant.pinyin import PinyinDecoder
+from assistant.typos import HomophoneRepair
 
 DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 UNITS = {"十": 10, "百": 100, "千": 1000}
@@ -71,10 +74,11 @@ class QueryNormalizer:
     """Normalises questions with the dialect lexicon and the glossary."""
 
     def __init__(self, dialect: list[DialectEntry], glossary: list[GlossaryEntry],
-                 pinyin: PinyinDecoder | None = None) -> None:
+                 pinyin: PinyinDecoder | None = None, typos: HomophoneRepair | None = None) -> None:
         import opencc
 
         self.pinyin = pinyin
+        self.typos = typos
 
         self._to_simplified = opencc.OpenCC("t2s")
         self._standard = {entry.expr: entry for entry in dialect}
@@ -108,6 +112,9 @@ class QueryNormalizer:
             return entry.standard
 
         text = self._dialect_pattern.sub(substitute, simplified) if self._dialect_pattern else simplified
+        if self.typos is not None:
+            text, repaired = self.typos.repair(text)
+            replaced.extend(repaired)
         text = NUMBER_BEFORE_UNIT.sub(lambda m: _digits(m.group(1)), text)
         expansions: list[str] = []
         if self._glossary_pattern:

@@ -27,16 +27,21 @@ from assistant.places import PlaceNames
 from assistant.scope import ScopeChecker
 from assistant.settings import Settings
 from assistant.store import ChromaStore
+from assistant.typos import HomophoneRepair, service_words
+from indexer.loaders import load_paths
 
 
 
 def create_normalizer(corpus_dir: Path) -> QueryNormalizer:
-    """The query normaliser over the corpus lexicons, with a pinyin decoder that starts reading its
-    dictionary in the background (so the first pinyin question does not wait for it)."""
+    """The query normaliser over the corpus lexicons, with a pinyin decoder and a homophone-typo
+    repairer that build their vocabularies in the background (so the first question does not wait)."""
     dialect, glossary = load_dialect(corpus_dir / "dialect.yaml"), load_glossary(corpus_dir / "glossary.yaml")
     pinyin = PinyinDecoder([e.term for e in glossary] + [e.plain for e in glossary] + [e.standard for e in dialect])
-    threading.Thread(target=pinyin.warm, name="pinyin-warm", daemon=True).start()
-    return QueryNormalizer(dialect, glossary, pinyin)
+    terms = [e.term for e in glossary] + [e.plain for e in glossary]
+    typos = HomophoneRepair(lambda: service_words(terms, (doc.title for doc in load_paths([corpus_dir]).documents)))
+    for warm, name in ((pinyin.warm, "pinyin-warm"), (typos.warm, "typos-warm")):
+        threading.Thread(target=warm, name=name, daemon=True).start()
+    return QueryNormalizer(dialect, glossary, pinyin, typos)
 
 
 class Conversations:

@@ -1,0 +1,52 @@
+"""Homophone typos repaired to the corpus's words, and ordinary text left alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant.lexicon import load_glossary
+from assistant.service import create_normalizer
+from assistant.typos import HomophoneRepair, service_words
+from indexer.loaders import load_paths
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def repair() -> HomophoneRepair:
+    glossary = load_glossary(ROOT / "corpus" / "glossary.yaml")
+    titles = [doc.title for doc in load_paths([ROOT / "corpus"]).documents]
+    return HomophoneRepair(lambda: service_words([e.term for e in glossary] + [e.plain for e in glossary], titles))
+
+
+@pytest.mark.parametrize("question, typo, word", [
+    ("社宝卡丢了怎么补办", "社宝卡", "社保卡"),
+    ("公积金异地转已怎么办", "转已", "转移"),
+    ("注册公司多久能拿到营业执招", "营业执招", "营业执照"),
+    ("看病自己垫的钱回来报消要什么材料", "报消", "报销"),
+    ("申请低宝要去哪里", "低宝", "低保"),
+    ("残急证怎么办理", "残急证", "残疾证"),
+])
+def test_a_homophone_typo_becomes_the_corpus_word(repair: HomophoneRepair, question: str, typo: str, word: str) -> None:
+    text, repaired = repair.repair(question)
+    assert (typo, word) in repaired and word in text and typo not in text
+    assert len(text) == len(question)  # one character for one character, nothing else touched
+
+
+@pytest.mark.parametrize("question", [
+    "补好的卡现在寄到哪了",  # 补好 is no typo of 不好: function words are never targets
+    "要拿些啥东西去派出所",
+    "工信部对疫情期间中小企业采取了什么措施",  # 部对 spans two words
+    "什么是水库的防洪限制水位",
+    "如何为调出职工办理停止缴存住房公积金",
+    "北京丰台区的零见面审批何时开始",
+])
+def test_ordinary_text_is_left_alone(repair: HomophoneRepair, question: str) -> None:
+    assert repair.repair(question) == (question, ())
+
+
+def test_the_normaliser_repairs_after_the_dialect_step_and_records_it() -> None:
+    query = create_normalizer(ROOT / "corpus").normalize("個稅會算啥時候辦")  # Traditional, typo and colloquial
+    assert "汇算" in query.text and ("会算", "汇算") in query.replaced and query.original == "個稅會算啥時候辦"
