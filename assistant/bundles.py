@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -25,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 from assistant.answer import Answer, Block, Citation, Handoff
 from assistant.documents import Document
 from assistant.errors import BundleNotFoundError, ConfigError, LoadError
+from assistant.lazy import Lazy
 from assistant.lexical import tokenize
 from indexer.loaders import load_paths
 
@@ -184,8 +184,7 @@ class BundleGuide:
         self._asks = re.compile("|".join(f"(?:{p})" for p in self.rules.asks))
         given = None if callable(documents) else list(documents)
         self._read: Callable[[], Iterable[Document]] = documents if given is None else (lambda: given)  # type: ignore[assignment]
-        self._shelf: _Shelf | None = None
-        self._lock = threading.Lock()
+        self._shelf: Lazy[_Shelf] = Lazy(self._stock)
 
     @classmethod
     def from_corpus(cls, corpus_dir: Path) -> BundleGuide:
@@ -193,24 +192,19 @@ class BundleGuide:
 
     @property
     def shelf(self) -> _Shelf:
-        shelf = self._shelf  # read once: `refresh()` may clear it meanwhile
-        if shelf is None:
-            with self._lock:
-                shelf = self._shelf
-                if shelf is None:
-                    docs = list(self._read())
-                    guides = {d.doc_id: d for d in docs if d.kind == "guide"}
-                    bundles = {d.doc_id: d for d in docs if d.kind == "bundle" and _valid(d)}
-                    triggers = {i: re.compile("|".join(f"(?:{p})" for p in self._trigger_patterns(d)))
-                                for i, d in bundles.items()}
-                    terms = {i: self._terms(d, guides) for i, d in bundles.items()}
-                    shelf = self._shelf = _Shelf(guides, bundles, triggers, terms)
-        return shelf
+        return self._shelf.get()
 
     def refresh(self) -> None:
         """Read the documents again on next use (after a re-index)."""
-        with self._lock:
-            self._shelf = None
+        self._shelf.refresh()
+
+    def _stock(self) -> _Shelf:
+        docs = list(self._read())
+        guides = {d.doc_id: d for d in docs if d.kind == "guide"}
+        bundles = {d.doc_id: d for d in docs if d.kind == "bundle" and _valid(d)}
+        triggers = {i: re.compile("|".join(f"(?:{p})" for p in self._trigger_patterns(d))) for i, d in bundles.items()}
+        terms = {i: self._terms(d, guides) for i, d in bundles.items()}
+        return _Shelf(guides, bundles, triggers, terms)
 
     def documents(self) -> list[Document]:
         return sorted(self.shelf.bundles.values(), key=lambda d: d.doc_id)

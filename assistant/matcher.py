@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from assistant.answer import Citation
 from assistant.documents import Document
 from assistant.errors import LoadError
+from assistant.lazy import Lazy
 from indexer.loaders import load_paths
 
 log = logging.getLogger("zhengwu.matcher")
@@ -185,27 +185,18 @@ class PolicyCatalog:
     whose eligibility is malformed is left out, with a warning in the log."""
 
     def __init__(self, read: Callable[[], Iterable[Document]]) -> None:
-        self._read = read
-        self._policies: list[Policy] | None = None
-        self._lock = threading.Lock()
+        self._policies: Lazy[list[Policy]] = Lazy(lambda: [p for doc in read() for p in _parsed_or_skipped(doc)])
 
     @classmethod
     def from_corpus(cls, corpus_dir: Path) -> PolicyCatalog:
         return cls(lambda: load_paths([corpus_dir]).documents)
 
     def policies(self) -> list[Policy]:
-        policies = self._policies  # read once: `refresh()` may clear it meanwhile
-        if policies is None:
-            with self._lock:
-                policies = self._policies
-                if policies is None:
-                    policies = self._policies = [p for doc in self._read() for p in _parsed_or_skipped(doc)]
-        return policies
+        return self._policies.get()
 
     def refresh(self) -> None:
         """Read the documents again on next use (after a re-index)."""
-        with self._lock:
-            self._policies = None
+        self._policies.refresh()
 
     def match(self, profile: Profile, today: dt.date | None = None) -> MatchResult:
         return match_policies(profile, self.policies(), today)

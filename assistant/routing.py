@@ -22,7 +22,6 @@ import json
 import logging
 import math
 import pickle
-import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -31,6 +30,7 @@ from typing import Protocol
 
 from assistant.documents import Document
 from assistant.errors import RouterError
+from assistant.lazy import Lazy
 from assistant.lexical import tokenize
 from assistant.settings import Settings
 from indexer.loaders import load_paths
@@ -204,13 +204,10 @@ class LazyRouter:
 
     def __init__(self, settings: Settings, read: Callable[[], Iterable[Document]] | None = None) -> None:
         self.settings = settings
-        self._read = read
-        self._router: Router | None = None
-        self._lock = threading.Lock()
+        self._router: Lazy[Router] = Lazy(lambda: load_router(settings, read() if read else None))
 
     def refresh(self) -> None:
-        with self._lock:
-            self._router = None
+        self._router.refresh()
 
     @property
     def name(self) -> str:  # type: ignore[override]
@@ -218,13 +215,7 @@ class LazyRouter:
 
     @property
     def router(self) -> Router:
-        router = self._router  # read once: `refresh()` may clear it meanwhile
-        if router is None:
-            with self._lock:
-                router = self._router
-                if router is None:
-                    router = self._router = load_router(self.settings, self._read() if self._read else None)
-        return router
+        return self._router.get()
 
     def predict(self, question: str, k: int = 3) -> Prediction:
         return self.router.predict(question, k)

@@ -15,9 +15,10 @@ function words (哪些, 不好) are never targets. The vocabulary is built on fi
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
+from assistant.lazy import Lazy
 from assistant.lexical import STOPWORDS, tokenize
 
 HAN = re.compile(r"^[\u4e00-\u9fff]{2,5}$")
@@ -27,16 +28,14 @@ MAX_TOKENS = 3
 class HomophoneRepair:
     def __init__(self, read_words: Callable[[], Iterable[str]]) -> None:
         self._read_words = read_words
-        self._words: frozenset[str] | None = None
-        self._by_sound: dict[str, tuple[str, ...]] = {}
-        self._lock = threading.Lock()
+        self._vocabulary: Lazy[_Vocabulary] = Lazy(self._build)
 
     def repair(self, text: str) -> tuple[str, tuple[tuple[str, str], ...]]:
         """`text` with repaired pieces; also the (typo, word) pairs replaced."""
         import jieba
 
         tokenize("")  # jieba initialised once, quietly
-        words = self._vocabulary()
+        vocabulary = self._vocabulary.get()
         tokens = jieba.lcut(text, HMM=False)
         out: list[str] = []
         repaired: list[tuple[str, str]] = []
@@ -45,9 +44,9 @@ class HomophoneRepair:
             for span in range(MAX_TOKENS, 0, -1):
                 group = tokens[i : i + span]
                 piece = "".join(group)
-                if len(group) < span or not self._broken(group, piece, words):
+                if len(group) < span or not _broken(group, piece, vocabulary.words):
                     continue
-                word = self._sounds_like(piece)
+                word = vocabulary.sounds_like(piece)
                 if word is not None:
                     out.append(word)
                     repaired.append((piece, word))
@@ -60,37 +59,42 @@ class HomophoneRepair:
 
     def warm(self) -> None:
         """Build the vocabulary now instead of on the first question."""
-        self._vocabulary()
+        self._vocabulary.get()
 
-    @staticmethod
-    def _broken(group: list[str], piece: str, words: frozenset[str]) -> bool:
-        import jieba
+    def _build(self) -> _Vocabulary:
+        from pypinyin import lazy_pinyin
 
-        if not HAN.match(piece) or piece in words or jieba.dt.FREQ.get(piece, 0) > 0:
-            return False
-        return len(group) == 1 or any(len(token) == 1 for token in group)
+        words = frozenset(w for w in self._read_words() if HAN.match(w) and w not in STOPWORDS)
+        by_sound: dict[str, list[str]] = {}
+        for word in sorted(words):
+            by_sound.setdefault("".join(lazy_pinyin(word)), []).append(word)
+        return _Vocabulary(words, {sound: tuple(found) for sound, found in by_sound.items()})
 
-    def _sounds_like(self, piece: str) -> str | None:
+
+@dataclass(frozen=True)
+class _Vocabulary:
+    words: frozenset[str]
+    by_sound: dict[str, tuple[str, ...]]
+
+    def sounds_like(self, piece: str) -> str | None:
+        """The one service word of the same sound and length, at most one character (two for
+        four or more) away from `piece`."""
         from pypinyin import lazy_pinyin
 
         allowed = 1 if len(piece) <= 3 else 2
-        found = [word for word in self._by_sound.get("".join(lazy_pinyin(piece)), ())
+        found = [word for word in self.by_sound.get("".join(lazy_pinyin(piece)), ())
                  if len(word) == len(piece) and sum(a != b for a, b in zip(word, piece, strict=True)) <= allowed]
         return found[0] if len(found) == 1 else None
 
-    def _vocabulary(self) -> frozenset[str]:
-        if self._words is None:
-            with self._lock:
-                if self._words is None:
-                    from pypinyin import lazy_pinyin
 
-                    words = frozenset(w for w in self._read_words() if HAN.match(w) and w not in STOPWORDS)
-                    by_sound: dict[str, list[str]] = {}
-                    for word in sorted(words):
-                        by_sound.setdefault("".join(lazy_pinyin(word)), []).append(word)
-                    self._by_sound = {sound: tuple(found) for sound, found in by_sound.items()}
-                    self._words = words
-        return self._words
+def _broken(group: list[str], piece: str, words: frozenset[str]) -> bool:
+    """A typo has broken this piece up: it is no word, and jieba found it as one unknown token or
+    as a run with a single character in it."""
+    import jieba
+
+    if not HAN.match(piece) or piece in words or jieba.dt.FREQ.get(piece, 0) > 0:
+        return False
+    return len(group) == 1 or any(len(token) == 1 for token in group)
 
 
 def service_words(terms: Iterable[str], titles: Iterable[str]) -> list[str]:
