@@ -235,15 +235,18 @@ sample: false
 """
 
 
-@pytest.fixture
-def tiny_corpus(tmp_path: Path) -> Path:
-    """Four documents of every structure the splitter knows."""
-    root = tmp_path / "corpus"
+def write_tiny_corpus(root: Path) -> Path:
+    """Four documents of every structure the splitter knows, written under `root`."""
     write(root / "guides" / "guide-idcard-replace.md", GUIDE_IDCARD)
     write(root / "guides" / "guide-unemployment-benefit.md", GUIDE_UNEMPLOYMENT)
     write(root / "policies" / "law-resident-id-card.md", LAW_ID_CARD)
     write(root / "faqs" / "faq-idcard-lost-fee.md", FAQ_FEE)
     return root
+
+
+@pytest.fixture
+def tiny_corpus(tmp_path: Path) -> Path:
+    return write_tiny_corpus(tmp_path / "corpus")
 
 
 # A guide staff upload in the API and web tests (expired: it shows as stale).

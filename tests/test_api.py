@@ -24,7 +24,7 @@ from assistant.service import Assistant
 from assistant.settings import Settings
 from indexer.indexing import IndexSummary
 from indexer.reindex import ReindexJob, reindex
-from tests.conftest import DOG_GUIDE, FAQ_FEE, GUIDE_IDCARD, GUIDE_UNEMPLOYMENT, LAW_ID_CARD, index_corpus, write
+from tests.conftest import DOG_GUIDE, GUIDE_IDCARD, index_corpus, write_tiny_corpus
 from tests.test_matcher import POLICY
 
 STAFF_KEY = "s3cret-staff-key"
@@ -47,15 +47,6 @@ def test_healthz_reports_the_live_index(make_settings: Callable[..., Settings], 
     assert body["index"] == f"{settings.index_name}-e5"
 
 
-def write_corpus(root: Path) -> Path:
-    corpus = root / "corpus"
-    write(corpus / "guides" / "guide-idcard-replace.md", GUIDE_IDCARD)
-    write(corpus / "guides" / "guide-unemployment-benefit.md", GUIDE_UNEMPLOYMENT)
-    write(corpus / "policies" / "law-resident-id-card.md", LAW_ID_CARD)
-    write(corpus / "faqs" / "faq-idcard-lost-fee.md", FAQ_FEE)
-    return corpus
-
-
 def build_assistant(settings: Settings, embedder: Embedder, corpus: Path) -> Assistant:
     """The real extractive assistant over `corpus`, indexed into `settings`' store."""
     store = index_corpus(settings, embedder, corpus).store
@@ -75,7 +66,7 @@ def settings_over(data_dir: Path, corpus: Path, index_name: str, **overrides: An
 def indexed(tmp_path_factory: pytest.TempPathFactory, e5: Embedder) -> tuple[Path, Path, str, Assistant]:
     """The tiny corpus indexed once for the module: (data dir, corpus, index name, assistant)."""
     root = tmp_path_factory.mktemp("api")
-    corpus = write_corpus(root)
+    corpus = write_tiny_corpus(root / "corpus")
     name = f"t{uuid.uuid4().hex[:10]}"
     assistant = build_assistant(settings_over(root / "data", corpus, name), e5, corpus)
     return root / "data", corpus, name, assistant

@@ -33,7 +33,8 @@ from api.app import create_app
 from api.schemas import clean_text
 from assistant.embedders import Embedder
 from indexer.reindex import ReindexJob
-from tests.test_api import STAFF, build_assistant, settings_over, write_corpus
+from tests.conftest import write_tiny_corpus
+from tests.test_api import STAFF, build_assistant, settings_over
 
 WECHAT_TOKEN = "fuzz-wechat-token"
 MAX_QUESTION_CHARS = 500  # the default ZHENGWU_MAX_QUESTION_CHARS the fuzzed app runs with
@@ -74,7 +75,7 @@ class FuzzResult:
 def fuzz_app(tmp_path_factory: pytest.TempPathFactory, e5: Embedder) -> Iterator[FastAPI]:
     """The app over the tiny corpus, with staff access and WeChat open, and no practical rate limit."""
     root = tmp_path_factory.mktemp("fuzz")
-    corpus = write_corpus(root)
+    corpus = write_tiny_corpus(root / "corpus")
     app_settings = settings_over(root / "data", corpus, f"t{uuid.uuid4().hex[:10]}", wechat_token=WECHAT_TOKEN,
                                  rate_limit_per_minute=100_000)
     app = create_app(app_settings, build_assistant(app_settings, e5, corpus))

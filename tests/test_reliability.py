@@ -52,8 +52,8 @@ from assistant.store import ChromaStore
 from eval.soak import spawned_server, zhengwu_command
 from indexer.indexing import IndexSummary
 from indexer.reindex import ReindexJob, reindex
-from tests.conftest import FAQ_FEE, GUIDE_IDCARD, GUIDE_UNEMPLOYMENT, ROOT, write
-from tests.test_api import DOG_GUIDE, STAFF, STAFF_KEY, build_assistant, settings_over, write_corpus
+from tests.conftest import FAQ_FEE, GUIDE_IDCARD, GUIDE_UNEMPLOYMENT, ROOT, write, write_tiny_corpus
+from tests.test_api import DOG_GUIDE, STAFF, STAFF_KEY, build_assistant, settings_over
 from web.staff import LOCKED
 
 WECHAT_TOKEN = "reliability-wechat-token"
@@ -70,7 +70,7 @@ MEGABYTE = 1024 * 1024
 
 def lexicon_corpus(root: Path) -> Path:
     """The tiny corpus plus the shipped dialect lexicon and glossary (`Assistant.from_settings` reads them)."""
-    corpus = write_corpus(root)
+    corpus = write_tiny_corpus(root / "corpus")
     for name in ("dialect.yaml", "glossary.yaml"):
         shutil.copy(ROOT / "corpus" / name, corpus / name)
     return corpus
@@ -112,7 +112,7 @@ def indexed(tmp_path_factory: pytest.TempPathFactory) -> Indexed:
 def api_index(tmp_path_factory: pytest.TempPathFactory, e5: Embedder) -> tuple[Path, Path, str, Assistant]:
     """The tiny corpus indexed in this process: (data dir, corpus, index name, the real assistant)."""
     root = tmp_path_factory.mktemp("reliability-api")
-    corpus = write_corpus(root)
+    corpus = write_tiny_corpus(root / "corpus")
     name = f"t{uuid.uuid4().hex[:10]}"
     return root / "data", corpus, name, build_assistant(settings_over(root / "data", corpus, name), e5, corpus)
 

@@ -40,7 +40,7 @@ from assistant.service import Assistant
 from assistant.settings import Settings
 from assistant.tickets import TicketStore, open_ticket
 from indexer.loaders import load_paths
-from tests.conftest import FAQ_FEE, GUIDE_IDCARD, GUIDE_UNEMPLOYMENT, LAW_ID_CARD, write
+from tests.conftest import write_tiny_corpus
 from tests.test_answering import build
 
 TOKEN = "zhengwu-test-token"
@@ -182,10 +182,7 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
 def real_assistant(tmp_path_factory: pytest.TempPathFactory, e5: Embedder) -> Assistant:
     """The real extractive assistant over the tiny corpus, indexed once for this module."""
     root = tmp_path_factory.mktemp("wechat")
-    for folder, name, text in (("guides", "guide-idcard-replace", GUIDE_IDCARD),
-                               ("guides", "guide-unemployment-benefit", GUIDE_UNEMPLOYMENT),
-                               ("policies", "law-resident-id-card", LAW_ID_CARD), ("faqs", "faq-idcard-lost-fee", FAQ_FEE)):
-        write(root / "corpus" / folder / f"{name}.md", text)
+    write_tiny_corpus(root / "corpus")
     settings = Settings.from_environ({}, data_dir=str(root / "data"), index_name=f"t{uuid.uuid4().hex[:10]}", threads=1)
     return build(settings, e5, root / "corpus")
 
@@ -271,11 +268,7 @@ def test_refusal_hands_off_to_12345(serve: Callable[..., TestClient], real_assis
 
 def test_a_refusal_offers_a_report_and_反映_opens_a_routed_ticket(
         tmp_path: Path, serve: Callable[..., TestClient], real_assistant: Assistant, caplog: pytest.LogCaptureFixture) -> None:
-    corpus = tmp_path / "corpus"
-    for folder, name, text in (("guides", "guide-idcard-replace", GUIDE_IDCARD),
-                               ("guides", "guide-unemployment-benefit", GUIDE_UNEMPLOYMENT)):
-        write(corpus / folder / f"{name}.md", text)
-    router = KeywordRouter.from_documents(load_paths([corpus]).documents)
+    router = KeywordRouter.from_documents(load_paths([write_tiny_corpus(tmp_path / "corpus")]).documents)
     store = TicketStore(tmp_path / "tickets.sqlite3")
     client = serve(real_assistant, reporter=lambda q, c, conv: open_ticket(store, router, q, c, conv))
     phone = "13800000000"
