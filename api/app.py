@@ -14,6 +14,7 @@ from api.metrics import Metrics, RequestRecorder
 from api.wechat import create_wechat_router
 from assistant.bundles import BundleGuide
 from assistant.feedback import FeedbackStore, RecentAnswers
+from assistant.lazy import Lazy
 from assistant.matcher import PolicyCatalog
 from assistant.routing import LazyRouter
 from assistant.service import Assistant
@@ -32,9 +33,11 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
                               "statuses with the body `{\"error\": code, \"message\": ...}`.")
     app.state.settings = settings
     app.state.store = ChromaStore.connect(settings)
-    # The corpus and the staff uploads, read on first use and again after each re-index.
-    app.state.bundles = BundleGuide(lambda: load_paths(default_sources(settings)).documents)
-    app.state.policies = PolicyCatalog(lambda: load_paths(default_sources(settings)).documents)
+    # The corpus and the staff uploads, read once on first use and again after each re-index, for the
+    # bundles, the policy catalog and the router.
+    documents = Lazy(lambda: load_paths(default_sources(settings)).documents)
+    app.state.bundles = BundleGuide(documents.get)
+    app.state.policies = PolicyCatalog(documents.get)
     app.state.assistant = assistant  # the assistant once there is one (set by the provider when it builds it)
     app.state.assistant_provider = AssistantProvider(  # `provider()` builds it on first use; the WeChat router takes it
         settings, assistant, on_build=lambda built: setattr(app.state, "assistant", built), bundles=app.state.bundles)
@@ -44,6 +47,7 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
     app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
 
     def reread_documents() -> None:
+        documents.refresh()
         app.state.bundles.refresh()
         app.state.policies.refresh()
         if isinstance(app.state.router, LazyRouter):
@@ -53,7 +57,7 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
     app.state.uploads = Uploads.from_settings(settings)
     app.state.tickets = TicketStore.from_settings(settings)
     # The fitted router when saved, else keywords from the corpus and the uploads.
-    app.state.router = LazyRouter(settings, lambda: load_paths(default_sources(settings)).documents)
+    app.state.router = LazyRouter(settings, documents.get)
 
     install_error_handlers(app)
     for module in (health, metrics, ask, feedback, staff, bundles, policies, tickets):
