@@ -1,6 +1,6 @@
 """Hybrid retrieval: dense (Chroma, the configured embedder) + lexical (BM25 over jieba tokens),
-fused (assistant.fusion: weighted reciprocal rank or standardised scores), after query
-normalisation (assistant.query).
+fused (assistant.fusion: weighted reciprocal rank or standardised scores) or, with a learned ranker,
+re-scored candidate by candidate (assistant.ranker), after query normalisation (assistant.query).
 
 The retriever always reads the live generation: it follows the registry pointer, loads that
 generation's catalog once, and if a re-index switched and dropped the generation between two calls
@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant.catalog import Catalog
+from assistant.catalog import Catalog, lexical_text
 from assistant.documents import Scalar
 from assistant.embedders import Embedder
 from assistant.errors import StoreError
 from assistant.fusion import FusionWeights, fuse
 from assistant.query import Query, QueryNormalizer
+from assistant.ranker import Candidate, LearnedRanker
 from assistant.store import ChromaStore
 
 
@@ -93,6 +94,7 @@ class HybridRetriever:
         catalog_root: Path,
         index_name: str = "zhengwu",
         weights: FusionWeights | None = None,
+        ranker: LearnedRanker | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
@@ -100,6 +102,7 @@ class HybridRetriever:
         self.catalog_root = catalog_root
         self.index_key = f"{index_name}-{embedder.key}"
         self.weights = weights or FusionWeights()
+        self.ranker = ranker
         self._live: _Live | None = None
         self._lock = threading.Lock()
 
@@ -137,9 +140,19 @@ class HybridRetriever:
             if stored is not None and accepted(stored.metadata):
                 found.setdefault(chunk_id, (stored.text, stored.metadata))
                 lexical_side.append((chunk_id, bm25))
-        dense_scores, lexical_scores = dict(dense_side), dict(lexical_side)
+        dense_scores, lexical_scores = dict(dense_side[:depth]), dict(lexical_side[:depth])
+        if self.ranker is not None:
+            stored_chunks = live.catalog.chunks
+            candidates = [  # scored on what BM25 and the embedder saw (title and section prefixed)
+                Candidate(chunk_id, lexical_text(stored_chunks[chunk_id]) if chunk_id in stored_chunks
+                          else found[chunk_id][0], dense_scores.get(chunk_id), lexical_scores.get(chunk_id))
+                for chunk_id in dict.fromkeys([*dense_scores, *lexical_scores])
+            ]
+            ranked = self.ranker.rank(query.search_text, candidates)
+        else:
+            ranked = fuse(dense_side[:depth], lexical_side[:depth], self.weights)
         passages = []
-        for chunk_id, score in fuse(dense_side[:depth], lexical_side[:depth], self.weights)[:k]:
+        for chunk_id, score in ranked[:k]:
             text, metadata = found[chunk_id]
             passages.append(Passage(chunk_id=chunk_id, doc_id=str(metadata.get("doc_id", "")), text=text,
                                     metadata=metadata, score=score, dense=dense_scores.get(chunk_id),

@@ -21,6 +21,7 @@ from assistant.llm_rewriter import LlmRewriter
 from assistant.pinyin import PinyinDecoder
 from assistant.query import QueryNormalizer
 from assistant.fusion import DEFAULT_WEIGHTS
+from assistant.ranker import BUNDLED_RANKER, LearnedRanker
 from assistant.retrieval import HybridRetriever
 from assistant.rewriter import PlainRewriter
 from assistant.places import PlaceNames
@@ -30,6 +31,13 @@ from assistant.store import ChromaStore
 from assistant.typos import HomophoneRepair, service_words
 from indexer.loaders import load_paths
 
+
+
+def load_ranker(settings: Settings) -> LearnedRanker | None:
+    """The learned ranker the settings ask for (None with `fusion=rrf`)."""
+    if settings.fusion != "learned":
+        return None
+    return LearnedRanker.load(settings.ranker_file or BUNDLED_RANKER)
 
 
 def create_normalizer(corpus_dir: Path) -> QueryNormalizer:
@@ -96,7 +104,8 @@ class Assistant:
         when not given)."""
         normalizer = create_normalizer(settings.corpus_dir)
         retriever = HybridRetriever(ChromaStore.connect(settings), create_embedder(settings.embedder, settings.threads),
-                                    normalizer, settings.index_dir, settings.index_name, DEFAULT_WEIGHTS)
+                                    normalizer, settings.index_dir, settings.index_name, DEFAULT_WEIGHTS,
+                                    load_ranker(settings))
         scope = ScopeChecker.load(places=PlaceNames.from_jieba())
         extractive = ExtractiveAnswerer(retriever, normalizer, scope, Thresholds(),
                                         bundles=bundles or BundleGuide.from_corpus(settings.corpus_dir))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     )
     threads: int = Field(2, ge=1, le=64, description="CPU threads for embedding and BM25.")
     batch_size: int = Field(32, ge=1, le=1024, description="Texts per embedding batch when indexing.")
+    fusion: Literal["learned", "rrf"] = Field(
+        "learned",
+        description="How the dense and BM25 candidates become one ranking: `learned` (the 50 best of each "
+        "side re-scored by the learned ranker) or `rrf` (reciprocal-rank fusion, dense 1.0 / BM25 0.7).",
+    )
+    ranker_file: Path | None = Field(None, description="Weights of the learned ranker (default: the bundled "
+                                     "assistant/data/ranker.json, fitted by `python -m eval fit-ranker`).")
     chunk_chars: int = Field(480, ge=100, le=4000, description="Longest chunk, in characters.")
     chunk_overlap: int = Field(80, ge=0, le=1000, description="Characters repeated between size-split chunks.")
     llm_base_url: str | None = Field(None, description="OpenAI-compatible endpoint (Qwen, DeepSeek, vLLM, Ollama).")

@@ -23,13 +23,16 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Zhengwu benchmarks and the staff eval harness.", no_args_is_help=True)
 console = Console(stderr=True)
 DENSE = {"e5": "e5", "use": "use", "m3e": "st:m3e-small"}
-# Hybrid systems over e5 + BM25: (fusion, whether the product's query normaliser runs first).
+# Hybrid systems over e5 + BM25: (fusion, whether the product's query normaliser runs first,
+# whether the settings' learned ranker re-scores the candidates).
 HYBRID = {
-    "chatchat": (FusionWeights(dense=0.5, lexical=0.5), False),  # Langchain-Chatchat's ensemble retriever
-    "zhengwu-z": (FusionWeights(dense=1.0, lexical=0.2, method="zscore"), True),
-    "zhengwu": (DEFAULT_WEIGHTS, True),  # the product's retriever
+    "chatchat": (FusionWeights(dense=0.5, lexical=0.5), False, False),  # Langchain-Chatchat's ensemble retriever
+    "zhengwu-z": (FusionWeights(dense=1.0, lexical=0.2, method="zscore"), True, False),
+    "zhengwu-rrf": (DEFAULT_WEIGHTS, True, False),
+    "zhengwu": (DEFAULT_WEIGHTS, True, True),  # the product's retriever (with ZHENGWU_FUSION=rrf: zhengwu-rrf)
 }
 
+FOLDS_MIN = 5  # one question per fold at least
 Threads = Annotated[int, typer.Option("--threads", min=1, help="CPU threads (pinned; default 1).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object with every figure on the last line.")]
 
@@ -165,8 +168,9 @@ def bench(
     data: Annotated[Path, typer.Option("--data", help="msgabench: zhengwu_qa.jsonl; ncp: the dataset folder.")],
     split: Annotated[str, typer.Option(help="dev, test or all (sha1(id) % 5 == 0 is test).")] = "test",
     queries: Annotated[Path | None, typer.Option("--queries", help="Own questions: JSON lines {question, relevant_ids}.")] = None,
-    systems: Annotated[str, typer.Option(help="Comma-separated: bm25, e5, use, m3e, chatchat, zhengwu-z, zhengwu.")]
-    = "bm25,e5,use,m3e,chatchat,zhengwu-z,zhengwu",
+    systems: Annotated[str, typer.Option(help="Comma-separated: bm25, e5, use, m3e, chatchat, zhengwu-z, "
+                                              "zhengwu-rrf, zhengwu.")]
+    = "bm25,e5,use,m3e,chatchat,zhengwu-z,zhengwu-rrf,zhengwu",
     limit: Annotated[int, typer.Option(min=1, help="Score at most this many queries.")] = 100_000,
     threads: Threads = 1,
     as_json: AsJson = False,
@@ -175,7 +179,7 @@ def bench(
     import numpy as np
 
     from assistant.embedders import create_embedder
-    from assistant.service import create_normalizer
+    from assistant.service import create_normalizer, load_ranker
     from eval import bench as runner
     from eval.datasets import load_msgabench, load_ncp, load_query_file
     from indexer.splitter import Splitter
@@ -212,10 +216,11 @@ def bench(
                 rankings, seconds = runner.timed(lambda: runner.rank_bm25(asked, chunks, bm25))
             elif system in HYBRID:
                 embedder, vectors = dense("e5")
-                weights, normalise = HYBRID[system]
+                weights, normalise, learned = HYBRID[system]
                 normalizer = create_normalizer(settings.corpus_dir) if normalise else None
+                ranker = load_ranker(settings) if learned else None
                 rankings, seconds = runner.timed(lambda: runner.rank_hybrid(
-                    asked, chunks, vectors, embedder, bm25, weights, normalizer))
+                    asked, chunks, vectors, embedder, bm25, weights, normalizer, ranker))
             else:
                 embedder, vectors = dense(system)
                 rankings, seconds = runner.timed(lambda: runner.rank_dense(asked, chunks, vectors, embedder))
@@ -232,6 +237,68 @@ def bench(
         table.add_row(system, *(f"{figures[c]:.3f}" for c in columns), f"{figures['query_ms']:.1f}")
     Console().print(table)
     _emit({"benchmark": benchmark, "split": split, "n": len(asked), "threads": threads, "systems": results}, as_json)
+
+
+@app.command("fit-ranker")
+def fit_ranker(
+    msgabench: Annotated[Path, typer.Option("--msgabench", help="MSGABench zhengwu_qa.jsonl.")],
+    ncp: Annotated[Path, typer.Option("--ncp", help="The NCP policy QA folder.")],
+    out: Annotated[Path | None, typer.Option("--out", help="Write the fitted ranker here (e.g. "
+                                             "assistant/data/ranker.json); without it, only the figures.")] = None,
+    strength: Annotated[float, typer.Option(min=1e-4, help="Inverse regularisation strength (sklearn's C).")] = 1.0,
+    limit: Annotated[int, typer.Option(min=FOLDS_MIN, help="Use at most this many dev questions per benchmark.")]
+    = 100_000,
+    threads: Threads = 1,
+    as_json: AsJson = False,
+) -> None:
+    """Fit the learned ranker on the dev splits (never the test split) and print its k-fold figures
+    beside rank fusion on the same dev questions."""
+    import datetime as dt
+
+    from assistant.embedders import create_embedder
+    from assistant.service import create_normalizer
+    from eval import bench as runner
+    from eval import ranking
+    from eval.datasets import load_msgabench, load_ncp
+    from indexer.splitter import Splitter
+
+    settings = _settings(threads)
+    try:
+        embedder = create_embedder(settings.embedder, threads)
+        normalizer = create_normalizer(settings.corpus_dir)
+        gathered = []
+        for name, loaded in (("msgabench", load_msgabench(msgabench, "dev")), ("ncp", load_ncp(ncp, "dev"))):
+            chunks = runner.chunk_benchmark(loaded, Splitter(settings.chunk_chars, settings.chunk_overlap))
+            vectors = runner.embed_chunks(chunks, embedder, settings.data_dir / "bench-cache",
+                                          f"{name}-{loaded.fingerprint}")
+            bm25 = runner.build_bm25(chunks)
+            questions = runner.gather_candidates(loaded.queries[:limit], chunks, vectors, embedder, bm25,
+                                                 DEFAULT_WEIGHTS.depth, normalizer)
+            gathered.append(ranking.Gathered(name, chunks, questions))
+            console.print(f"{name}: {len(questions)} dev questions, {len(chunks)} chunks")
+        figures = ranking.cross_check(gathered, DEFAULT_WEIGHTS, strength)
+        provenance = {
+            "fitted_on": {g.name: f"dev split ({len(g.questions)} questions)" for g in gathered},
+            "embedder": settings.embedder, "strength": strength, "date": dt.date.today().isoformat(),
+            "command": "python -m eval fit-ranker --msgabench … --ncp … --out …",
+            "cross_validated": figures,
+        }
+        ranker = ranking.fit(gathered, strength, provenance=provenance)
+    except ZhengwuError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    table = Table(title=f"learned ranker · {ranking.FOLDS}-fold cross-validation on the dev splits")
+    for column in ("benchmark", "system", "hit@1", "hit@5", "mrr@10", "span@5"):
+        table.add_column(column, justify="right")
+    for name, result in figures.items():
+        for system in ("fusion", "learned"):
+            row = result[system]
+            table.add_row(name, system, *(f"{row[c]:.3f}" if c in row else "—" for c in ("hit@1", "hit@5", "mrr@10", "span@5")))
+    Console().print(table)
+    if out is not None:
+        ranker.save(out)
+        console.print(f"ranker written to {out}")
+    _emit({"folds": ranking.FOLDS, "strength": strength, "figures": figures}, as_json)
 
 
 @app.command()

@@ -24,6 +24,7 @@ from assistant.documents import Chunk
 from assistant.embedders import Embedder
 from assistant.fusion import FusionWeights, fuse
 from assistant.lexical import LexicalIndex
+from assistant.ranker import Candidate, LearnedRanker
 from assistant.query import QueryNormalizer
 from eval.datasets import Benchmark, BenchQuery
 from indexer.splitter import Splitter
@@ -65,22 +66,59 @@ def embed_chunks(chunks: list[Chunk], embedder: Embedder, cache_dir: Path, key: 
     return vectors
 
 
-def rank_hybrid(queries: list[BenchQuery], chunks: list[Chunk], vectors: np.ndarray, embedder: Embedder,
-                index: LexicalIndex, weights: FusionWeights, normalizer: QueryNormalizer | None) -> list[Ranking]:
-    """Dense and BM25 candidates fused by `assistant.fusion`, as the product's retriever does."""
+@dataclass(frozen=True)
+class Candidates:
+    """What the product's retriever would have for one question: the text it searched with and the
+    chunks either side returned (ids are chunk positions), in the dense side's order, then the
+    lexical side's; `lexical_ids` keeps BM25's own order (ties as the index returned them)."""
+
+    query: BenchQuery
+    search_text: str
+    candidates: list[Candidate]
+    lexical_ids: tuple[str, ...]
+
+
+def gather_candidates(queries: list[BenchQuery], chunks: list[Chunk], vectors: np.ndarray, embedder: Embedder,
+                      index: LexicalIndex, depth: int, normalizer: QueryNormalizer | None) -> list[Candidates]:
+    """Each side's `depth` best chunks, as the product's retriever takes them."""
     texts = [normalizer.normalize(q.question).search_text if normalizer else q.question for q in queries]
     query_vectors = embedder.encode(texts, is_query=True)
-    doc_ids = [c.doc_id for c in chunks]
-    rankings = []
+    gathered = []
     for query, text, vector in zip(queries, texts, query_vectors, strict=True):
         cosine = vectors @ vector
-        top = np.argsort(-cosine, kind="stable")[: weights.depth]
-        dense = [(str(i), float(cosine[i])) for i in top]
-        fused = fuse(dense, index.search(text, weights.depth), weights)
-        order = [int(i) for i, _ in fused]
+        dense = {int(i): float(cosine[i]) for i in np.argsort(-cosine, kind="stable")[:depth]}
+        lexical = {int(i): score for i, score in index.search(text, depth)}
+        order = list(dict.fromkeys([*dense, *lexical]))
+        gathered.append(Candidates(query, text, [
+            Candidate(str(i), chunks[i].embed_text, dense.get(i), lexical.get(i)) for i in order],
+            tuple(str(i) for i in lexical)))
+    return gathered
+
+
+def rank_hybrid(queries: list[BenchQuery], chunks: list[Chunk], vectors: np.ndarray, embedder: Embedder,
+                index: LexicalIndex, weights: FusionWeights, normalizer: QueryNormalizer | None,
+                ranker: LearnedRanker | None = None) -> list[Ranking]:
+    """Dense and BM25 candidates fused by `assistant.fusion`, or scored by the learned ranker, as
+    the product's retriever does."""
+    gathered = gather_candidates(queries, chunks, vectors, embedder, index, weights.depth, normalizer)
+    return rank_candidates(gathered, chunks, weights, ranker)
+
+
+def rank_candidates(gathered: list[Candidates], chunks: list[Chunk], weights: FusionWeights,
+                    ranker: LearnedRanker | None = None) -> list[Ranking]:
+    doc_ids = [c.doc_id for c in chunks]
+    rankings = []
+    for found in gathered:
+        if ranker is not None:
+            scored = ranker.rank(found.search_text, found.candidates)
+        else:
+            by_id = {c.chunk_id: c for c in found.candidates}
+            dense = [(c.chunk_id, c.dense) for c in found.candidates if c.dense is not None]
+            scored = fuse(dense, [(i, by_id[i].lexical or 0.0) for i in found.lexical_ids], weights)
+        order = [int(i) for i, _ in scored]
         scores = np.full(len(chunks), -np.inf, dtype=np.float32)
-        scores[order] = [score for _, score in fused]
-        rankings.append(Ranking(query.qid, best_per_document(doc_ids, scores, finite=True),
+        scores[order] = [score for _, score in scored]
+        rankings.append(Ranking(found.query.qid, best_per_document(doc_ids, scores, finite=True),
                                 tuple(chunks[i].text for i in order[:SPAN_DEPTH])))
     return rankings
 

