@@ -32,7 +32,10 @@ FEATURES = (
     "term_cover", "char_cover", "bigram_cover", "log_length",
     "bigram_gap", "term_gap", "best_bigram", "bigram_x_best", "dense_z_unmatched",
 )
-MISSING_RANK = 50  # the rank a side gives a candidate it did not return (its candidate depth)
+# Each side's candidates the ranker scores (its fit used the same depth); a candidate a side did
+# not return gets this rank from it.
+CANDIDATE_DEPTH = 50
+MISSING_RANK = CANDIDATE_DEPTH
 MISSING_LEXICAL_Z = -2.0
 CJK = re.compile(r"[\u4e00-\u9fff]")
 # Characters that carry no matter on their own (question words, pronouns, particles).
@@ -53,15 +56,21 @@ class Candidate:
 def _load_idf() -> tuple[dict[str, float], float]:
     import jieba.analyse
 
-    table = jieba.analyse.default_tfidf  # the IDF table shipped inside jieba
-    return dict(table.idf_freq), float(table.median_idf)
+    table = jieba.analyse.default_tfidf  # the IDF table shipped inside jieba (read, never changed)
+    return table.idf_freq, float(table.median_idf)
 
 
 _IDF: Lazy[tuple[dict[str, float], float]] = Lazy(_load_idf)
 
 
+def warm() -> None:
+    """Load jieba's IDF table now (about 0.4 s) rather than on the first question."""
+    _IDF.get()
+
+
 def describe(question: str, candidates: Sequence[Candidate]) -> np.ndarray:
-    """The feature matrix, one row per candidate, columns as `FEATURES`."""
+    """The feature matrix, one row per candidate, columns as `FEATURES`. Give it at most
+    `CANDIDATE_DEPTH` candidates from each side, as the fit had."""
     if not candidates:
         return np.zeros((0, len(FEATURES)))
     dense_scores = [c.dense for c in candidates if c.dense is not None]
@@ -82,7 +91,7 @@ def describe(question: str, candidates: Sequence[Candidate]) -> np.ndarray:
 
     rows = []
     for n, candidate in enumerate(candidates):
-        text = candidate.text
+        text = candidate.text.lower()  # the question's terms are lower-cased by `tokenize`
         lexical = candidate.lexical
         rows.append([
             0.0, dense[n], 1.0 / (1 + dense_rank[n]),
@@ -122,6 +131,12 @@ class LearnedRanker:
     intercept: float
     provenance: dict[str, Any] = field(default_factory=dict, compare=False)
 
+    @property
+    def embedder(self) -> str | None:
+        """The embedder whose cosines the weights were fitted on (its cosines' spread is part of the fit)."""
+        value = self.provenance.get("embedder")
+        return str(value) if value else None
+
     def __post_init__(self) -> None:
         if len(self.weights) != len(FEATURES):
             raise ConfigError(f"the ranker needs {len(FEATURES)} weights, got {len(self.weights)}")
@@ -156,12 +171,15 @@ class LearnedRanker:
     def load(cls, path: Path = BUNDLED_RANKER) -> LearnedRanker:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            named = data["weights"]
+            named, intercept = data["weights"], data["intercept"]
             if sorted(named) != sorted(FEATURES):
                 raise ConfigError(f"{path}: the ranker's features {sorted(named)} are not {sorted(FEATURES)}")
-            return cls(tuple(float(named[name]) for name in FEATURES), float(data["intercept"]),
+            numbers = [named[name] for name in FEATURES] + [intercept]
+            if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in numbers):
+                raise ConfigError(f"{path}: the ranker's weights and intercept must be numbers")
+            return cls(tuple(float(named[name]) for name in FEATURES), float(intercept),
                        dict(data.get("provenance", {})))
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             raise ConfigError(f"cannot read the ranker {path}: {exc}") from exc
 
     def save(self, path: Path) -> None:

@@ -21,7 +21,7 @@ from assistant.embedders import Embedder
 from assistant.errors import StoreError
 from assistant.fusion import FusionWeights, fuse
 from assistant.query import Query, QueryNormalizer
-from assistant.ranker import Candidate, LearnedRanker
+from assistant.ranker import CANDIDATE_DEPTH, Candidate, LearnedRanker
 from assistant.store import ChromaStore
 
 
@@ -140,17 +140,9 @@ class HybridRetriever:
             if stored is not None and accepted(stored.metadata):
                 found.setdefault(chunk_id, (stored.text, stored.metadata))
                 lexical_side.append((chunk_id, bm25))
-        dense_scores, lexical_scores = dict(dense_side[:depth]), dict(lexical_side[:depth])
-        if self.ranker is not None:
-            stored_chunks = live.catalog.chunks
-            candidates = [  # scored on what BM25 and the embedder saw (title and section prefixed)
-                Candidate(chunk_id, lexical_text(stored_chunks[chunk_id]) if chunk_id in stored_chunks
-                          else found[chunk_id][0], dense_scores.get(chunk_id), lexical_scores.get(chunk_id))
-                for chunk_id in dict.fromkeys([*dense_scores, *lexical_scores])
-            ]
-            ranked = self.ranker.rank(query.search_text, candidates)
-        else:
-            ranked = fuse(dense_side[:depth], lexical_side[:depth], self.weights)
+        fused = fuse(dense_side[:depth], lexical_side[:depth], self.weights)
+        ranked = fused if self.ranker is None else _rerank(self.ranker, live, query, dense_side, lexical_side, fused)
+        dense_scores, lexical_scores = dict(dense_side), dict(lexical_side)
         passages = []
         for chunk_id, score in ranked[:k]:
             text, metadata = found[chunk_id]
@@ -175,3 +167,17 @@ class HybridRetriever:
 
         return ZhengwuRetriever(retriever=self, k=k, filters=filters)
 
+
+def _rerank(ranker: LearnedRanker, live: _Live, query: Query, dense_side: list[tuple[str, float]],
+            lexical_side: list[tuple[str, float]], fused: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """Each side's best `CANDIDATE_DEPTH` scored by the learned ranker, first; any further fused
+    candidates (a caller asking for more than the ranker's depth) after them, in fused order."""
+    dense, lexical = dict(dense_side[:CANDIDATE_DEPTH]), dict(lexical_side[:CANDIDATE_DEPTH])
+    stored = live.catalog.chunks
+    candidates = [  # scored on what BM25 and the embedder saw (title and section prefixed)
+        Candidate(chunk_id, lexical_text(stored[chunk_id]), dense.get(chunk_id), lexical.get(chunk_id))
+        for chunk_id in dict.fromkeys([*dense, *lexical]) if chunk_id in stored
+    ]
+    ranked = ranker.rank(query.search_text, candidates)
+    seen = {chunk_id for chunk_id, _ in ranked}
+    return ranked + [(chunk_id, 0.0) for chunk_id, _ in fused if chunk_id not in seen]

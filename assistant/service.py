@@ -3,6 +3,7 @@ are thin faces over `Assistant`."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -22,6 +23,7 @@ from assistant.pinyin import PinyinDecoder
 from assistant.query import QueryNormalizer
 from assistant.fusion import DEFAULT_WEIGHTS
 from assistant.ranker import BUNDLED_RANKER, LearnedRanker
+from assistant.ranker import warm as warm_ranker
 from assistant.retrieval import HybridRetriever
 from assistant.rewriter import PlainRewriter
 from assistant.places import PlaceNames
@@ -31,13 +33,22 @@ from assistant.store import ChromaStore
 from assistant.typos import HomophoneRepair, service_words
 from indexer.loaders import load_paths
 
+log = logging.getLogger("zhengwu.service")
 
 
 def load_ranker(settings: Settings) -> LearnedRanker | None:
-    """The learned ranker the settings ask for (None with `fusion=rrf`)."""
+    """The learned ranker the settings ask for: None with `fusion=rrf`, and None (rank fusion, with a
+    warning) when its weights were fitted on another embedder's cosines. Loads jieba's IDF table in
+    the background."""
     if settings.fusion != "learned":
         return None
-    return LearnedRanker.load(settings.ranker_file or BUNDLED_RANKER)
+    ranker = LearnedRanker.load(settings.ranker_file or BUNDLED_RANKER)
+    if ranker.embedder != settings.embedder:
+        log.warning("the learned ranker was fitted on %s, not %s: using rank fusion "
+                    "(fit one with `python -m eval fit-ranker`)", ranker.embedder, settings.embedder)
+        return None
+    threading.Thread(target=warm_ranker, name="ranker-warm", daemon=True).start()
+    return ranker
 
 
 def create_normalizer(corpus_dir: Path) -> QueryNormalizer:

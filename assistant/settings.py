@@ -78,6 +78,11 @@ class Settings(BaseSettings):
             raise ValueError(f"chroma_url must start with http:// or https://, got {value!r}")
         return value.rstrip("/")
 
+    @field_validator("ranker_file", mode="before")
+    @classmethod
+    def _empty_ranker_file_is_unset(cls, value: Any) -> Any:
+        return None if value in (None, "") else value
+
     @field_validator("embedder")
     @classmethod
     def _check_embedder(cls, value: str) -> str:

@@ -256,6 +256,7 @@ def fit_ranker(
     import datetime as dt
 
     from assistant.embedders import create_embedder
+    from assistant.ranker import CANDIDATE_DEPTH
     from assistant.service import create_normalizer
     from eval import bench as runner
     from eval import ranking
@@ -266,24 +267,29 @@ def fit_ranker(
     try:
         embedder = create_embedder(settings.embedder, threads)
         normalizer = create_normalizer(settings.corpus_dir)
-        gathered = []
+        gathered, fingerprints = [], {}
         for name, loaded in (("msgabench", load_msgabench(msgabench, "dev")), ("ncp", load_ncp(ncp, "dev"))):
             chunks = runner.chunk_benchmark(loaded, Splitter(settings.chunk_chars, settings.chunk_overlap))
             vectors = runner.embed_chunks(chunks, embedder, settings.data_dir / "bench-cache",
                                           f"{name}-{loaded.fingerprint}")
             bm25 = runner.build_bm25(chunks)
             questions = runner.gather_candidates(loaded.queries[:limit], chunks, vectors, embedder, bm25,
-                                                 DEFAULT_WEIGHTS.depth, normalizer)
+                                                 CANDIDATE_DEPTH, normalizer)
             gathered.append(ranking.Gathered(name, chunks, questions))
+            fingerprints[name] = loaded.fingerprint
             console.print(f"{name}: {len(questions)} dev questions, {len(chunks)} chunks")
         figures = ranking.cross_check(gathered, DEFAULT_WEIGHTS, strength)
         provenance = {
             "fitted_on": {g.name: f"dev split ({len(g.questions)} questions)" for g in gathered},
-            "embedder": settings.embedder, "strength": strength, "date": dt.date.today().isoformat(),
-            "command": "python -m eval fit-ranker --msgabench … --ncp … --out …",
+            "data_fingerprints": fingerprints, "embedder": settings.embedder, "strength": strength,
+            "limit": limit, "date": dt.date.today().isoformat(),
+            "command": f"python -m eval fit-ranker --msgabench {msgabench.name} --ncp {ncp.name} --strength {strength}",
             "cross_validated": figures,
         }
         ranker = ranking.fit(gathered, strength, provenance=provenance)
+    except ValueError as exc:  # too few questions: a fold without a relevant or an irrelevant candidate
+        console.print(f"[red]cannot fit the ranker: {exc}[/red]")
+        raise typer.Exit(1) from exc
     except ZhengwuError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc

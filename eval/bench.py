@@ -24,7 +24,7 @@ from assistant.documents import Chunk
 from assistant.embedders import Embedder
 from assistant.fusion import FusionWeights, fuse
 from assistant.lexical import LexicalIndex
-from assistant.ranker import Candidate, LearnedRanker
+from assistant.ranker import CANDIDATE_DEPTH, Candidate, LearnedRanker
 from assistant.query import QueryNormalizer
 from eval.datasets import Benchmark, BenchQuery
 from indexer.splitter import Splitter
@@ -100,6 +100,8 @@ def rank_hybrid(queries: list[BenchQuery], chunks: list[Chunk], vectors: np.ndar
                 ranker: LearnedRanker | None = None) -> list[Ranking]:
     """Dense and BM25 candidates fused by `assistant.fusion`, or scored by the learned ranker, as
     the product's retriever does."""
+    if ranker is not None and weights.depth != CANDIDATE_DEPTH:
+        raise ValueError(f"the learned ranker scores {CANDIDATE_DEPTH} candidates a side, not {weights.depth}")
     gathered = gather_candidates(queries, chunks, vectors, embedder, index, weights.depth, normalizer)
     return rank_candidates(gathered, chunks, weights, ranker)
 

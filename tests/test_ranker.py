@@ -9,6 +9,8 @@ from typer.testing import CliRunner
 
 from assistant.errors import ConfigError
 from assistant.ranker import BUNDLED_RANKER, FEATURES, MISSING_RANK, Candidate, LearnedRanker, describe
+from assistant.service import load_ranker
+from assistant.settings import Settings
 from eval.__main__ import app
 from eval.datasets import in_split
 
@@ -29,6 +31,24 @@ def test_features_measure_how_much_of_the_question_a_candidate_covers() -> None:
     assert bigrams[0] > bigrams[2] > bigrams[1]
     assert column(matrix, "term_cover")[0] > column(matrix, "term_cover")[1]
     assert column(matrix, "bigram_gap")[0] == 0.0 and column(matrix, "bigram_gap")[1] < 0
+
+
+def test_features_stay_finite_on_degenerate_candidates() -> None:
+    cases = [
+        ("", [COVERING]),
+        ("？？！", [COVERING, UNRELATED]),
+        (QUESTION, [Candidate("x", "", dense=0.5, lexical=None)]),
+        (QUESTION, [Candidate("x", "同样", dense=0.5), Candidate("y", "同样", dense=0.5)]),  # no lexical side, equal scores
+        (QUESTION, [Candidate("x", "只有词", lexical=2.0), Candidate("y", "只有词", lexical=2.0)]),  # no dense side
+    ]
+    for question, candidates in cases:
+        matrix = describe(question, candidates)
+        assert matrix.shape == (len(candidates), len(FEATURES)) and np.isfinite(matrix).all(), question
+
+
+def test_latin_terms_count_whatever_their_case() -> None:
+    matrix = describe("ETC卡怎么办理", [Candidate("x", "办理etc卡需要行驶证", dense=0.8), Candidate("y", "行驶证", dense=0.8)])
+    assert column(matrix, "term_cover")[0] > column(matrix, "term_cover")[1]
 
 
 def test_a_side_that_missed_a_candidate_gives_it_its_floor_and_the_missing_rank() -> None:
@@ -81,6 +101,27 @@ def test_saved_weights_load_back_and_bad_files_are_config_errors(tmp_path: Path)
             LearnedRanker.load(tmp_path / name)
     with pytest.raises(ConfigError):
         LearnedRanker.load(tmp_path / "missing.json")
+    payload = json.loads(BUNDLED_RANKER.read_text(encoding="utf-8"))
+    payload["weights"]["dense"] = True  # a boolean is not a weight
+    (tmp_path / "bool.json").write_text(json.dumps(payload), encoding="utf-8")
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    for name in ("bool.json", "deep.json"):
+        with pytest.raises(ConfigError):
+            LearnedRanker.load(tmp_path / name)
+
+
+def test_settings_choose_the_ranker_and_refuse_one_fitted_on_another_embedder(tmp_path: Path,
+                                                                              caplog: pytest.LogCaptureFixture) -> None:
+    assert load_ranker(Settings.from_environ({"ZHENGWU_FUSION": "rrf"})) is None
+    bundled = load_ranker(Settings.from_environ({"ZHENGWU_RANKER_FILE": ""}))  # empty means unset: the bundled one
+    assert bundled is not None and bundled.weights == LearnedRanker.load().weights and bundled.embedder == "e5"
+    assert load_ranker(Settings.from_environ({"ZHENGWU_EMBEDDER": "use"})) is None
+    assert "fitted on e5, not use" in caplog.text
+    LearnedRanker(bundled.weights, bundled.intercept, {"embedder": "use"}).save(tmp_path / "use.json")
+    own = load_ranker(Settings.from_environ({"ZHENGWU_EMBEDDER": "use", "ZHENGWU_RANKER_FILE": str(tmp_path / "use.json")}))
+    assert own is not None and own.embedder == "use"
+    with pytest.raises(ConfigError, match="ZHENGWU_FUSION"):
+        Settings.from_environ({"ZHENGWU_FUSION": "borda"})
 
 
 MSGA = [
@@ -109,7 +150,7 @@ def write_benchmarks(tmp_path: Path) -> tuple[Path, Path]:
     (ncp / "corpus_subset_599docs.jsonl").write_text(
         "".join(json.dumps({"docid": d, "text": t}, ensure_ascii=False) + "\n" for d, t in NCP_DOCS.items()), encoding="utf-8")
     (ncp / "eval_questions_on_subset.jsonl").write_text("".join(
-        json.dumps({"qid": f"n{n}", "question": q, "relevant_docid": d, "answer": a}, ensure_ascii=False) + "\n"
+        json.dumps({"qid": f"ncp-{n}", "question": q, "relevant_docid": d, "answer": a}, ensure_ascii=False) + "\n"
         for n, (q, d, a) in enumerate(NCP_QUESTIONS)), encoding="utf-8")
     return qa, ncp
 
@@ -122,7 +163,8 @@ def test_fit_ranker_reads_only_dev_questions_and_writes_weights_that_load(tmp_pa
     assert result.exit_code == 0, result.output
     figures = json.loads(result.output.strip().splitlines()[-1])["figures"]
     dev_msga = sum(in_split(f"m{n}", "dev") for n in range(len(MSGA)))
-    dev_ncp = sum(in_split(f"n{n}", "dev") for n in range(len(NCP_QUESTIONS)))
+    dev_ncp = sum(in_split(f"ncp-{n}", "dev") for n in range(len(NCP_QUESTIONS)))
+    assert dev_msga < len(MSGA) and dev_ncp < len(NCP_QUESTIONS)  # each file has test questions to leave out
     assert figures["msgabench"]["n"] == dev_msga and figures["ncp"]["n"] == dev_ncp  # the test split is never read
     assert set(figures["ncp"]) == {"n", "fusion", "learned"} and "span@5" in figures["ncp"]["learned"]
     ranker = LearnedRanker.load(out)

@@ -47,10 +47,12 @@ def test_dialect_question_retrieves_like_its_standard_twin(make_settings: Callab
     assert [p.chunk_id for p in cantonese] == [p.chunk_id for p in standard]
 
 
-def test_filters_apply_to_both_sides(make_settings: Callable[..., Settings], e5: Embedder, tiny_corpus: Path) -> None:
+@pytest.mark.parametrize("ranked_by", ["rrf", "learned"])
+def test_filters_apply_to_both_sides(ranked_by: str, make_settings: Callable[..., Settings], e5: Embedder,
+                                     tiny_corpus: Path) -> None:
     write(tiny_corpus / "guides" / "guide-old.md", GUIDE_IDCARD.replace("guide-idcard-replace", "guide-old")
           .replace("effective_date: 2012-01-01", "effective_date: 2012-01-01\nexpires: 2020-01-01"))
-    retriever, _ = build(make_settings(), e5, tiny_corpus)
+    retriever, _ = build(make_settings(), e5, tiny_corpus, LearnedRanker.load() if ranked_by == "learned" else None)
     laws = retriever.retrieve("身份证丢了怎么办", k=5, filters=Filters(kinds=("policy",)))
     assert laws and {p.kind for p in laws} == {"policy"}
     current = retriever.retrieve("补领工本费", k=20, filters=Filters(effective_on=dt.date(2026, 1, 1)))
@@ -86,3 +88,22 @@ def test_empty_question_retrieves_nothing(make_settings: Callable[..., Settings]
 def test_bad_fusion_weights_are_refused(weights: dict) -> None:
     with pytest.raises(ConfigError):
         FusionWeights(**weights)
+
+
+def test_the_learned_ranker_reorders_but_keeps_each_sides_scores_and_fills_k_past_its_depth(
+        make_settings: Callable[..., Settings], e5: Embedder, tiny_corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = make_settings()
+    fused, indexer = build(settings, e5, tiny_corpus)
+    monkeypatch.setattr("assistant.retrieval.CANDIDATE_DEPTH", 3)  # the ranker scores 3 a side; the rest come fused
+    learned = HybridRetriever(indexer.store, e5, fused.normalizer, fused.catalog_root, settings.index_name,
+                              ranker=LearnedRanker.load())
+    question, kinds = "身份证丢了补办要多少钱", Filters(kinds=("guide", "faq"))
+    by_rank, by_model = fused.retrieve(question, k=12, filters=kinds), learned.retrieve(question, k=12, filters=kinds)
+    assert {p.chunk_id for p in by_model} == {p.chunk_id for p in by_rank}  # the same candidates, k of them
+    assert len(by_model) == len(by_rank) > 6 and {p.kind for p in by_model} <= {"guide", "faq"}
+    scored = [p for p in by_model if p.score > 0]
+    assert 3 <= len(scored) <= 6 and by_model[: len(scored)] == scored  # each side's best 3, scored first
+    rest = [p.chunk_id for p in by_rank if p.chunk_id not in {q.chunk_id for q in scored}]
+    assert [p.chunk_id for p in by_model[len(scored):]] == rest  # then the other candidates in fused order
+    rank_fields = {p.chunk_id: (p.dense, p.lexical) for p in by_rank}
+    assert all(rank_fields[p.chunk_id] == (p.dense, p.lexical) for p in by_model)
