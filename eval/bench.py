@@ -2,9 +2,10 @@
 
 Systems: `bm25` (jieba + bm25s over the chunks), one dense system per embedder (exact cosine over
 the chunks), `chatchat` (Langchain-Chatchat's ensemble: RRF of BM25 and e5 with weights 0.5/0.5,
-raw question), `zhengwu-z` (our pipeline with standardised-score fusion instead of RRF) and
-`zhengwu`: the product's own retrieval: the query normaliser (Traditional, pinyin, dialect,
-numerals, glossary), e5 + BM25 candidates fused with `assistant.fusion` and the product's weights.
+raw question), `zhengwu-z` (our pipeline with standardised-score fusion instead of RRF),
+`zhengwu-rrf` (our pipeline with the product's RRF weights) and `zhengwu`: the product's own
+retrieval: the query normaliser (Traditional, pinyin, dialect, numerals, glossary), then each side's
+50 best e5 and BM25 candidates re-scored by the learned ranker (`assistant.ranker`).
 Documents are split with the product's splitter and a document scores as its best chunk
 (passage-level scoring); the chunk ranking is kept too, for the NCP answer-span check. Chunk embeddings are cached under the data dir, keyed by the
 data, the chunking and the embedder, so a second run does not re-embed.
