@@ -82,10 +82,11 @@ class ExtractiveAnswerer:
             bundle = self.bundles.answer(question, query.text)
             if bundle is not None:
                 return replace(bundle, resolved_question=resolved.text)
-        passages = self.retriever.retrieve(resolved, k=self.k)
-        if not self._has_evidence(resolved, passages):
-            return self._refuse(query, resolved, "在现有的政策和办事指南资料里没有找到能回答这个问题的可靠依据。", "no_evidence", passages)
-        catalog = self.retriever.live_catalog()
+        found = self.retriever.search(resolved, k=self.k)
+        passages, catalog = found.passages, found.catalog
+        if catalog is None or not self._has_evidence(resolved, passages):
+            return self._refuse(query, resolved, "在现有的政策和办事指南资料里没有找到能回答这个问题的可靠依据。", "no_evidence",
+                                passages, catalog)
         top = passages[0]
         if top.kind == "faq" and (top.dense or 0) >= self.thresholds.faq:
             return self._finish(query, resolved, "faq", self._faq_blocks(top, catalog), catalog)
@@ -222,10 +223,11 @@ class ExtractiveAnswerer:
                       citations=tuple(citations), mode=mode, resolved_question=resolved.text,  # type: ignore[arg-type]
                       warnings=self._freshness(citations), handoff=self._handoff(citations, catalog))
 
-    def _refuse(self, query: Query, resolved: Query, reason: str, category: str, passages: list[Passage]) -> Answer:
+    def _refuse(self, query: Query, resolved: Query, reason: str, category: str, passages: list[Passage],
+                catalog: Catalog | None = None) -> Answer:
         department, phone = "", ""
-        if category == "no_evidence" and passages:
-            department, phone = _department_phone(self.retriever.live_catalog(), passages[0].doc_id)
+        if category == "no_evidence" and passages and catalog is not None:
+            department, phone = _department_phone(catalog, passages[0].doc_id)
         message = f"抱歉，{reason}为避免误导您，我不作猜测。您可以拨打12345政务服务便民热线，或到政务服务中心窗口咨询。"
         return Answer(question=query.original, normalized_question=query.text, blocks=(), citations=(), mode="refusal",
                       refused=True, refusal_reason=category, resolved_question=resolved.text,

@@ -77,6 +77,15 @@ class Filters:
         return True
 
 
+@dataclass(frozen=True)
+class Retrieved:
+    """What one search found, and the catalog of the generation it searched (None when nothing
+    was searched: a question empty after normalisation)."""
+
+    passages: list[Passage]
+    catalog: Catalog | None
+
+
 @dataclass
 class _Live:
     collection: str
@@ -107,11 +116,16 @@ class HybridRetriever:
         self._lock = threading.Lock()
 
     def retrieve(self, question: str | Query, k: int = 8, filters: Filters | None = None) -> list[Passage]:
+        return self.search(question, k, filters).passages
+
+    def search(self, question: str | Query, k: int = 8, filters: Filters | None = None) -> Retrieved:
+        """The passages, with the catalog of the index generation they came from (one read of the
+        live pointer for both, so a re-index between them cannot mix two generations)."""
         if k < 1:
             raise ValueError(f"k must be greater than 0, got {k}")
         query = question if isinstance(question, Query) else self.normalizer.normalize(question)
         if not query.text.strip():
-            return []
+            return Retrieved([], None)
         vector = self.embedder.embed_query(query.search_text)
         try:
             return self._retrieve(query, vector, k, filters)
@@ -122,7 +136,7 @@ class HybridRetriever:
     def live_catalog(self) -> Catalog:
         return self._current().catalog
 
-    def _retrieve(self, query: Query, vector: list[float], k: int, filters: Filters | None) -> list[Passage]:
+    def _retrieve(self, query: Query, vector: list[float], k: int, filters: Filters | None) -> Retrieved:
         live = self._current()
         depth = max(self.weights.depth, k)
         dense = self.store.query(live.collection, vector, depth * (3 if filters else 1))
@@ -149,7 +163,7 @@ class HybridRetriever:
             passages.append(Passage(chunk_id=chunk_id, doc_id=str(metadata.get("doc_id", "")), text=text,
                                     metadata=metadata, score=score, dense=dense_scores.get(chunk_id),
                                     lexical=lexical_scores.get(chunk_id)))
-        return passages
+        return Retrieved(passages, live.catalog)
 
     def _current(self) -> _Live:
         collection = self.store.require_live(self.index_key)

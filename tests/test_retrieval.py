@@ -107,3 +107,13 @@ def test_the_learned_ranker_reorders_but_keeps_each_sides_scores_and_fills_k_pas
     assert [p.chunk_id for p in by_model[len(scored):]] == rest  # then the other candidates in fused order
     rank_fields = {p.chunk_id: (p.dense, p.lexical) for p in by_rank}
     assert all(rank_fields[p.chunk_id] == (p.dense, p.lexical) for p in by_model)
+
+
+def test_search_returns_the_catalog_of_the_generation_it_searched(make_settings: Callable[..., Settings], e5: Embedder,
+                                                                   tiny_corpus: Path) -> None:
+    retriever, indexer = build(make_settings(), e5, tiny_corpus)
+    found = retriever.search("身份证丢了怎么补办", k=5)
+    assert found.catalog is not None and found.catalog.collection == indexer.store.live(retriever.index_key)
+    assert found.passages and all(p.chunk_id in found.catalog.chunks for p in found.passages)
+    nothing = retriever.search("   ", k=5)  # empty once normalised: the store is not asked
+    assert nothing.passages == [] and nothing.catalog is None
