@@ -154,8 +154,14 @@ class HybridRetriever:
             if stored is not None and accepted(stored.metadata):
                 found.setdefault(chunk_id, (stored.text, stored.metadata))
                 lexical_side.append((chunk_id, bm25))
-        fused = fuse(dense_side[:depth], lexical_side[:depth], self.weights)
-        ranked = fused if self.ranker is None else _rerank(self.ranker, live, query, dense_side, lexical_side, fused)
+        if self.ranker is None:
+            ranked = fuse(dense_side[:depth], lexical_side[:depth], self.weights)
+        else:
+            ranked = _rerank(self.ranker, live, query, dense_side, lexical_side)
+            if len(ranked) < k:  # more asked for than the ranker scores: the rest follow in fused order
+                seen = {chunk_id for chunk_id, _ in ranked}
+                ranked += [(chunk_id, 0.0) for chunk_id, _ in fuse(dense_side[:depth], lexical_side[:depth], self.weights)
+                           if chunk_id not in seen]
         dense_scores, lexical_scores = dict(dense_side), dict(lexical_side)
         passages = []
         for chunk_id, score in ranked[:k]:
@@ -183,15 +189,12 @@ class HybridRetriever:
 
 
 def _rerank(ranker: LearnedRanker, live: _Live, query: Query, dense_side: list[tuple[str, float]],
-            lexical_side: list[tuple[str, float]], fused: list[tuple[str, float]]) -> list[tuple[str, float]]:
-    """Each side's best `CANDIDATE_DEPTH` scored by the learned ranker, first; any further fused
-    candidates (a caller asking for more than the ranker's depth) after them, in fused order."""
+            lexical_side: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """Each side's best `CANDIDATE_DEPTH`, scored by the learned ranker, best first."""
     dense, lexical = dict(dense_side[:CANDIDATE_DEPTH]), dict(lexical_side[:CANDIDATE_DEPTH])
     stored = live.catalog.chunks
     candidates = [  # scored on what BM25 and the embedder saw (title and section prefixed)
         Candidate(chunk_id, lexical_text(stored[chunk_id]), dense.get(chunk_id), lexical.get(chunk_id))
         for chunk_id in dict.fromkeys([*dense, *lexical]) if chunk_id in stored
     ]
-    ranked = ranker.rank(query.search_text, candidates)
-    seen = {chunk_id for chunk_id, _ in ranked}
-    return ranked + [(chunk_id, 0.0) for chunk_id, _ in fused if chunk_id not in seen]
+    return ranker.rank(query.search_text, candidates)
