@@ -10,6 +10,7 @@ of ranker over fusion is made on dev data only; the test split is never read her
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -29,6 +30,11 @@ class Gathered:
     chunks: list[Chunk]
     questions: list[Candidates]
 
+    @cached_property
+    def examples(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Each question's feature matrix and labels, described once for every fold's fit."""
+        return [(describe(q.search_text, q.candidates), label(q, self.chunks)) for q in self.questions]
+
 
 def label(found: Candidates, chunks: list[Chunk]) -> np.ndarray:
     """1 for a candidate that answers the question, 0 otherwise."""
@@ -44,12 +50,11 @@ def fit(benchmarks: list[Gathered], strength: float = 1.0, skip_fold: int | None
     """Fit on every question (but those of `skip_fold`), each benchmark weighing the same."""
     features, labels, weights = [], [], []
     for bench in benchmarks:
-        kept = [q for n, q in enumerate(bench.questions) if skip_fold is None or n % FOLDS != skip_fold]
-        rows = [describe(q.search_text, q.candidates) for q in kept]
-        size = sum(len(r) for r in rows)
-        for found, matrix in zip(kept, rows, strict=True):
+        kept = [e for n, e in enumerate(bench.examples) if skip_fold is None or n % FOLDS != skip_fold]
+        size = sum(len(matrix) for matrix, _ in kept)
+        for matrix, labelled in kept:
             features.append(matrix)
-            labels.append(label(found, bench.chunks))
+            labels.append(labelled)
             weights.append(np.full(len(matrix), 1000.0 / max(size, 1)))
     return LearnedRanker.fit(np.vstack(features), np.concatenate(labels), np.concatenate(weights), strength,
                              provenance)
