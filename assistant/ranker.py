@@ -1,12 +1,13 @@
-"""Re-scoring the hybrid candidates with a learned linear model.
+"""Re-scoring the hybrid candidates with a learned model.
 
 Rank fusion sees only where each side put a chunk. The ranker looks at every candidate the two
 sides returned and scores it from features the retriever already has: its cosine and BM25 score
 (raw, standardised over the candidates, and as a rank), how much of the question it covers
 (IDF-weighted jieba words, characters, character bigrams), its length, and how its coverage compares
-with the best candidate's. A logistic model turns them into a score in (0, 1). The weights are
-fitted on the dev splits of the benchmarks by `python -m eval fit-ranker` (never on a test split)
-and shipped as `assistant/data/ranker.json`, which records what they were fitted on.
+with the best candidate's. A logistic model over the standardised features and their pairwise
+products turns them into a score in (0, 1). The weights are fitted on the dev splits of the
+benchmarks by `python -m eval fit-ranker` (never on a test split) and shipped as
+`assistant/data/ranker.json`, which records what they were fitted on.
 """
 
 from __future__ import annotations
@@ -123,12 +124,40 @@ def _ranks(scores: Sequence[float | None]) -> list[int]:
     return ranks
 
 
+PER_FEATURE = ("center", "scale", "low", "high")  # the per-feature values a ranker file may hold
+_PAIRS = np.triu_indices(len(FEATURES))  # each pair of features once, squares included
+
+
+def terms(degree: int) -> tuple[str, ...]:
+    """The model's terms: the features (degree 1), then each pair's product, squares included
+    (degree 2), named "a*b"."""
+    if degree == 1:
+        return FEATURES
+    if degree == 2:
+        return FEATURES + tuple(f"{FEATURES[i]}*{FEATURES[j]}" for i, j in zip(*_PAIRS, strict=True))
+    raise ConfigError(f"the ranker's degree must be 1 or 2, got {degree!r}")
+
+
+def expand(standardised: np.ndarray, degree: int) -> np.ndarray:
+    """The model's terms for each row of standardised features, in the order of `terms(degree)`."""
+    if degree == 1:
+        return standardised
+    first, second = _PAIRS
+    return np.hstack([standardised, standardised[:, first] * standardised[:, second]])
+
+
 @dataclass(frozen=True)
 class LearnedRanker:
-    """A logistic model over `FEATURES`."""
+    """A logistic model over the standardised `FEATURES` (degree 1) or over them and their pairwise
+    products (degree 2: how much a candidate's coverage is worth depends on its cosine, and so on)."""
 
     weights: tuple[float, ...]
     intercept: float
+    degree: int = 1
+    center: tuple[float, ...] = ()  # per feature, subtracted before the model; empty: none
+    scale: tuple[float, ...] = ()  # per feature, divided by after centring; empty: none
+    low: tuple[float, ...] = ()  # per feature, the least value the fit saw; lower values count as it
+    high: tuple[float, ...] = ()  # per feature, the greatest value the fit saw; likewise
     provenance: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -138,14 +167,31 @@ class LearnedRanker:
         return str(value) if value else None
 
     def __post_init__(self) -> None:
-        if len(self.weights) != len(FEATURES):
-            raise ConfigError(f"the ranker needs {len(FEATURES)} weights, got {len(self.weights)}")
-        if not all(math.isfinite(w) for w in (*self.weights, self.intercept)):
+        wanted = len(terms(self.degree))
+        if len(self.weights) != wanted:
+            raise ConfigError(f"a degree-{self.degree} ranker needs {wanted} weights, got {len(self.weights)}")
+        for name, values in self._per_feature():
+            if values and len(values) != len(FEATURES):
+                raise ConfigError(f"the ranker's {name} needs {len(FEATURES)} values, got {len(values)}")
+        if not all(math.isfinite(w) for w in (*self.weights, self.intercept, *self.center, *self.scale, *self.low, *self.high)):
             raise ConfigError("the ranker's weights must be finite numbers")
+        if any(s <= 0 for s in self.scale):
+            raise ConfigError("the ranker's scales must be positive")
+        if bool(self.low) != bool(self.high) or any(lo > hi for lo, hi in zip(self.low, self.high, strict=False)):
+            raise ConfigError("the ranker's low and high bounds must come together, low ≤ high")
+
+    def _per_feature(self) -> tuple[tuple[str, tuple[float, ...]], ...]:
+        return tuple(zip(PER_FEATURE, (self.center, self.scale, self.low, self.high), strict=True))
 
     def score(self, features: np.ndarray) -> np.ndarray:
-        """The model's probability that each row's chunk answers the question."""
-        logits = features @ np.asarray(self.weights) + self.intercept
+        """The model's probability that each row's chunk answers the question. Features beyond the
+        range the fit saw are held at its edge: a quadratic model is not asked to extrapolate."""
+        standardised = np.clip(features, self.low, self.high) if self.low else features
+        if self.center:
+            standardised = standardised - np.asarray(self.center)
+        if self.scale:
+            standardised = standardised / np.asarray(self.scale)
+        logits = expand(standardised, self.degree) @ np.asarray(self.weights) + self.intercept
         return 1.0 / (1.0 + np.exp(-np.clip(logits, -50, 50)))
 
     def rank(self, question: str, candidates: Sequence[Candidate]) -> list[tuple[str, float]]:
@@ -156,35 +202,58 @@ class LearnedRanker:
 
     @classmethod
     def fit(cls, features: np.ndarray, labels: np.ndarray, sample_weight: np.ndarray | None = None,
-            strength: float = 1.0, provenance: dict[str, Any] | None = None) -> LearnedRanker:
-        """Fit the weights (L2-regularised logistic regression; `strength` is sklearn's C)."""
+            strength: float = 1.0, provenance: dict[str, Any] | None = None, degree: int = 1) -> LearnedRanker:
+        """Standardise the features, expand them to `degree` and fit the weights (L2-regularised
+        logistic regression; `strength` is sklearn's C)."""
         from sklearn.linear_model import LogisticRegression
 
+        terms(degree)  # a ConfigError for a degree it has no terms for
         if features.ndim != 2 or features.shape[1] != len(FEATURES) or len(features) != len(labels):
             raise ValueError(f"features must be n × {len(FEATURES)} with one label per row")
         if len(set(labels.tolist())) < 2:
             raise ValueError("fitting needs both relevant and irrelevant candidates")
-        model = LogisticRegression(C=strength, max_iter=5000).fit(features, labels, sample_weight=sample_weight)
-        return cls(tuple(float(w) for w in model.coef_[0]), float(model.intercept_[0]), dict(provenance or {}))
+        low, high = features.min(axis=0), features.max(axis=0)
+        center = features.mean(axis=0)
+        spread = features.std(axis=0)
+        scale = np.where(spread > 1e-9, spread, 1.0)  # a constant feature is only centred
+        model = LogisticRegression(C=strength, max_iter=5000).fit(
+            expand((features - center) / scale, degree), labels, sample_weight=sample_weight)
+        return cls(tuple(float(w) for w in model.coef_[0]), float(model.intercept_[0]), degree,
+                   *(tuple(float(v) for v in values) for values in (center, scale, low, high)),
+                   provenance=dict(provenance or {}))
 
     @classmethod
     def load(cls, path: Path = BUNDLED_RANKER) -> LearnedRanker:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
+            degree = data.get("degree", 1)
+            if not isinstance(degree, int) or isinstance(degree, bool):
+                raise ConfigError(f"{path}: the ranker's degree must be 1 or 2, got {degree!r}")
+            names = terms(degree)
             named, intercept = data["weights"], data["intercept"]
-            if sorted(named) != sorted(FEATURES):
-                raise ConfigError(f"{path}: the ranker's features {sorted(named)} are not {sorted(FEATURES)}")
-            numbers = [named[name] for name in FEATURES] + [intercept]
+            if set(named) != set(names):
+                raise ConfigError(f"{path}: the degree-{degree} ranker lacks the terms {sorted(set(names) - set(named))} "
+                                  f"and has unknown ones {sorted(set(named) - set(names))}")
+            parts = {part: data.get(part, {}) for part in PER_FEATURE}
+            for part, values in parts.items():
+                if values and sorted(values) != sorted(FEATURES):
+                    raise ConfigError(f"{path}: the ranker's {part} must name each of {sorted(FEATURES)}")
+            numbers = [named[name] for name in names] + [intercept] + [v for values in parts.values() for v in values.values()]
             if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in numbers):
-                raise ConfigError(f"{path}: the ranker's weights and intercept must be numbers")
-            return cls(tuple(float(named[name]) for name in FEATURES), float(intercept),
-                       dict(data.get("provenance", {})))
+                raise ConfigError(f"{path}: the ranker's weights, intercept, {', '.join(PER_FEATURE)} must be numbers")
+            return cls(tuple(float(named[name]) for name in names), float(intercept), degree,
+                       *(tuple(float(values[name]) for name in FEATURES) if values else () for values in parts.values()),
+                       provenance=dict(data.get("provenance", {})))
         except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             raise ConfigError(f"cannot read the ranker {path}: {exc}") from exc
 
     def save(self, path: Path) -> None:
-        payload = {"weights": dict(zip(FEATURES, self.weights, strict=True)), "intercept": self.intercept,
-                   "provenance": self.provenance}
+        payload: dict[str, Any] = {"degree": self.degree}
+        for part, values in self._per_feature():
+            if values:
+                payload[part] = dict(zip(FEATURES, values, strict=True))
+        payload |= {"weights": dict(zip(terms(self.degree), self.weights, strict=True)), "intercept": self.intercept,
+                    "provenance": self.provenance}
         path.parent.mkdir(parents=True, exist_ok=True)
         temp = path.with_suffix(".tmp")
         temp.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

@@ -246,13 +246,15 @@ def fit_ranker(
     out: Annotated[Path | None, typer.Option("--out", help="Write the fitted ranker here (e.g. "
                                              "assistant/data/ranker.json); without it, only the figures.")] = None,
     strength: Annotated[float, typer.Option(min=1e-4, help="Inverse regularisation strength (sklearn's C).")] = 1.0,
+    degree: Annotated[int, typer.Option(min=1, max=2, help="The ranker written: 1 linear, 2 with the features' "
+                                        "pairwise products.")] = 2,
     limit: Annotated[int, typer.Option(min=FOLDS_MIN, help="Use at most this many dev questions per benchmark.")]
     = 100_000,
     threads: Threads = 1,
     as_json: AsJson = False,
 ) -> None:
-    """Fit the learned ranker on the dev splits (never the test split) and print its k-fold figures
-    beside rank fusion on the same dev questions."""
+    """Fit the learned ranker on the dev splits (never the test split) and print the k-fold figures of
+    rank fusion and of the linear and quadratic rankers on the same dev questions."""
     import datetime as dt
 
     from assistant.embedders import create_embedder
@@ -282,11 +284,12 @@ def fit_ranker(
         provenance = {
             "fitted_on": {g.name: f"dev split ({len(g.questions)} questions)" for g in gathered},
             "data_fingerprints": fingerprints, "embedder": settings.embedder, "strength": strength,
-            "limit": limit, "date": dt.date.today().isoformat(),
-            "command": f"python -m eval fit-ranker --msgabench {msgabench.name} --ncp {ncp.name} --strength {strength}",
+            "degree": degree, "limit": limit, "date": dt.date.today().isoformat(),
+            "command": f"python -m eval fit-ranker --msgabench {msgabench.name} --ncp {ncp.name} "
+                       f"--strength {strength} --degree {degree}",
             "cross_validated": figures,
         }
-        ranker = ranking.fit(gathered, strength, provenance=provenance)
+        ranker = ranking.fit(gathered, strength, provenance=provenance, degree=degree)
     except ValueError as exc:  # too few questions: a fold without a relevant or an irrelevant candidate
         console.print(f"[red]cannot fit the ranker: {exc}[/red]")
         raise typer.Exit(1) from exc
@@ -297,14 +300,15 @@ def fit_ranker(
     for column in ("benchmark", "system", "hit@1", "hit@5", "mrr@10", "span@5"):
         table.add_column(column, justify="right")
     for name, result in figures.items():
-        for system in ("fusion", "learned"):
+        for system in ("fusion", *ranking.SYSTEMS.values()):
             row = result[system]
-            table.add_row(name, system, *(f"{row[c]:.3f}" if c in row else "—" for c in ("hit@1", "hit@5", "mrr@10", "span@5")))
+            shown = f"{system} (written)" if system == ranking.SYSTEMS[degree] and out is not None else system
+            table.add_row(name, shown, *(f"{row[c]:.3f}" if c in row else "—" for c in ("hit@1", "hit@5", "mrr@10", "span@5")))
     Console().print(table)
     if out is not None:
         ranker.save(out)
         console.print(f"ranker written to {out}")
-    _emit({"folds": ranking.FOLDS, "strength": strength, "figures": figures}, as_json)
+    _emit({"folds": ranking.FOLDS, "strength": strength, "degree": degree, "figures": figures}, as_json)
 
 
 @app.command()

@@ -2,9 +2,9 @@
 
 A candidate is labelled relevant when it lies in a relevant document (MSGABench) or contains the
 labelled answer span (NCP, whose figure of merit is the span being cited). Each benchmark weighs the
-same in the fit, however many candidates it has. `cross_check` scores the ranker by k-fold
-cross-validation over the dev questions beside rank fusion on the same folds, so the choice
-of ranker over fusion is made on dev data only; the test split is never read here.
+same in the fit, however many candidates it has. `cross_check` scores the ranker (linear and
+quadratic) by k-fold cross-validation over the dev questions beside rank fusion on the same folds,
+so the choice of ranker is made on dev data only; the test split is never read here.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from assistant.ranker import LearnedRanker, describe
 from eval.bench import Candidates, rank_candidates, score
 
 FOLDS = 5
+DEGREES = (1, 2)
+SYSTEMS = {1: "linear", 2: "quadratic"}  # how `cross_check` names the ranker of each degree
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ def label(found: Candidates, chunks: list[Chunk]) -> np.ndarray:
 
 
 def fit(benchmarks: list[Gathered], strength: float = 1.0, skip_fold: int | None = None,
-        provenance: dict | None = None) -> LearnedRanker:
+        provenance: dict | None = None, degree: int = 2) -> LearnedRanker:
     """Fit on every question (but those of `skip_fold`), each benchmark weighing the same."""
     features, labels, weights = [], [], []
     for bench in benchmarks:
@@ -57,21 +59,25 @@ def fit(benchmarks: list[Gathered], strength: float = 1.0, skip_fold: int | None
             labels.append(labelled)
             weights.append(np.full(len(matrix), 1000.0 / max(size, 1)))
     return LearnedRanker.fit(np.vstack(features), np.concatenate(labels), np.concatenate(weights), strength,
-                             provenance)
+                             provenance, degree)
 
 
-def cross_check(benchmarks: list[Gathered], fusion: FusionWeights, strength: float = 1.0) -> dict[str, dict]:
-    """k-fold figures per benchmark: rank fusion and the ranker fitted without the fold scored."""
+def cross_check(benchmarks: list[Gathered], fusion: FusionWeights, strength: float = 1.0,
+                degrees: tuple[int, ...] = DEGREES) -> dict[str, dict]:
+    """k-fold figures per benchmark: rank fusion, and for each degree the ranker fitted without the
+    fold scored (named as in `SYSTEMS`)."""
     figures: dict[str, dict] = {}
-    rankers = [fit(benchmarks, strength, skip_fold=fold) for fold in range(FOLDS)]
+    rankers = {degree: [fit(benchmarks, strength, skip_fold=fold, degree=degree) for fold in range(FOLDS)]
+               for degree in degrees}
     for bench in benchmarks:
         spans = any(q.query.span for q in bench.questions)
-        fused = rank_candidates(bench.questions, bench.chunks, fusion)
-        learned = []
-        for fold, ranker in enumerate(rankers):
-            held_out = [q for n, q in enumerate(bench.questions) if n % FOLDS == fold]
-            learned += rank_candidates(held_out, bench.chunks, fusion, ranker)
         queries = [q.query for q in bench.questions]
-        figures[bench.name] = {"n": len(queries), "fusion": score(queries, fused, spans),
-                               "learned": score(queries, learned, spans)}
+        figures[bench.name] = {"n": len(queries),
+                               "fusion": score(queries, rank_candidates(bench.questions, bench.chunks, fusion), spans)}
+        for degree, folds in rankers.items():
+            learned = []
+            for fold, ranker in enumerate(folds):
+                held_out = [q for n, q in enumerate(bench.questions) if n % FOLDS == fold]
+                learned += rank_candidates(held_out, bench.chunks, fusion, ranker)
+            figures[bench.name][SYSTEMS[degree]] = score(queries, learned, spans)
     return figures

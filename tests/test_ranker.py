@@ -1,6 +1,7 @@
 """The learned ranker: its features, its fit, the bundled weights and the command that fits them."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from assistant.errors import ConfigError
-from assistant.ranker import BUNDLED_RANKER, FEATURES, MISSING_RANK, Candidate, LearnedRanker, describe
+from assistant.ranker import BUNDLED_RANKER, FEATURES, MISSING_RANK, Candidate, LearnedRanker, describe, terms
 from assistant.service import load_ranker
 from assistant.settings import Settings
 from eval.__main__ import app
@@ -82,11 +83,40 @@ def test_fitting_learns_which_feature_marks_the_answer() -> None:
         LearnedRanker.fit(features[:, :3], labels)
 
 
+def test_the_quadratic_ranker_learns_what_a_pair_of_features_says_together() -> None:
+    rng = np.random.default_rng(11)
+    features = rng.normal(size=(2000, len(FEATURES)))
+    dense, cover = features[:, FEATURES.index("dense")], features[:, FEATURES.index("char_cover")]
+    labels = (dense * cover > 0.3).astype(int)  # relevant when both are high or both are low: no line separates it
+    linear = LearnedRanker.fit(features, labels, degree=1)
+    quadratic = LearnedRanker.fit(features, labels, degree=2)
+    assert quadratic.degree == 2 and len(quadratic.weights) == len(terms(2)) == len(FEATURES) * (len(FEATURES) + 3) // 2
+
+    def accuracy(ranker: LearnedRanker) -> float:
+        return float(((ranker.score(features) > 0.5) == labels).mean())
+
+    assert accuracy(quadratic) > 0.9 > 0.75 > accuracy(linear)
+    strongest = terms(2)[int(np.argmax(np.abs(quadratic.weights)))]
+    assert strongest == "dense*char_cover"
+    # beyond what the fit saw, a feature counts as the edge it saw (no runaway squares)
+    assert quadratic.low == tuple(features.min(axis=0)) and quadratic.high == tuple(features.max(axis=0))
+    far = features[:5] * 100
+    assert quadratic.score(far).tolist() == quadratic.score(np.clip(far, features.min(axis=0), features.max(axis=0))).tolist()
+
+
 def test_saved_weights_load_back_and_bad_files_are_config_errors(tmp_path: Path) -> None:
     ranker = LearnedRanker.load()
     ranker.save(tmp_path / "ranker.json")
     again = LearnedRanker.load(tmp_path / "ranker.json")
-    assert again.weights == ranker.weights and again.intercept == ranker.intercept
+    assert again == ranker and ranker.degree == 2
+    assert len(ranker.center) == len(ranker.scale) == len(ranker.low) == len(ranker.high) == len(FEATURES)
+    features = describe(QUESTION, [COVERING, UNRELATED, PARTLY])
+    assert again.score(features).tolist() == ranker.score(features).tolist()
+    older = {"weights": dict(zip(FEATURES, [0.5] * len(FEATURES), strict=True)), "intercept": -1.0}  # linear, raw features
+    (tmp_path / "older.json").write_text(json.dumps(older), encoding="utf-8")
+    linear = LearnedRanker.load(tmp_path / "older.json")
+    assert linear.degree == 1 and linear.center == linear.scale == linear.low == linear.high == ()
+    assert linear.score(features) == pytest.approx(1 / (1 + np.exp(-(features.sum(axis=1) * 0.5 - 1.0))))
     broken = json.loads(BUNDLED_RANKER.read_text(encoding="utf-8"))
     del broken["weights"]["bigram_cover"]
     (tmp_path / "short.json").write_text(json.dumps(broken), encoding="utf-8")
@@ -105,7 +135,16 @@ def test_saved_weights_load_back_and_bad_files_are_config_errors(tmp_path: Path)
     payload["weights"]["dense"] = True  # a boolean is not a weight
     (tmp_path / "bool.json").write_text(json.dumps(payload), encoding="utf-8")
     (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
-    for name in ("bool.json", "deep.json"):
+    for name, change in (("degree3.json", {"degree": 3}), ("degree-bool.json", {"degree": True}),
+                         ("degree1.json", {"degree": 1}),  # quadratic terms named, degree 1 said
+                         ("center.json", {"center": {"dense": 0.1}}),
+                         ("scale.json", {"scale": dict.fromkeys(FEATURES, 0.0)}),
+                         ("bounds.json", {"low": dict.fromkeys(FEATURES, 1.0), "high": dict.fromkeys(FEATURES, 0.0)}),
+                         ("half-bounds.json", {"low": dict.fromkeys(FEATURES, 0.0), "high": {}})):
+        (tmp_path / name).write_text(json.dumps(json.loads(BUNDLED_RANKER.read_text(encoding="utf-8")) | change),
+                                     encoding="utf-8")
+    for name in ("bool.json", "deep.json", "degree3.json", "degree-bool.json", "degree1.json", "center.json", "scale.json",
+                 "bounds.json", "half-bounds.json"):
         with pytest.raises(ConfigError):
             LearnedRanker.load(tmp_path / name)
 
@@ -117,7 +156,7 @@ def test_settings_choose_the_ranker_and_refuse_one_fitted_on_another_embedder(tm
     assert bundled is not None and bundled.weights == LearnedRanker.load().weights and bundled.embedder == "e5"
     assert load_ranker(Settings.from_environ({"ZHENGWU_EMBEDDER": "use"})) is None
     assert "fitted on e5, not use" in caplog.text
-    LearnedRanker(bundled.weights, bundled.intercept, {"embedder": "use"}).save(tmp_path / "use.json")
+    replace(bundled, provenance={"embedder": "use"}).save(tmp_path / "use.json")
     own = load_ranker(Settings.from_environ({"ZHENGWU_EMBEDDER": "use", "ZHENGWU_RANKER_FILE": str(tmp_path / "use.json")}))
     assert own is not None and own.embedder == "use"
     with pytest.raises(ConfigError, match="ZHENGWU_FUSION"):
@@ -166,7 +205,8 @@ def test_fit_ranker_reads_only_dev_questions_and_writes_weights_that_load(tmp_pa
     dev_ncp = sum(in_split(f"ncp-{n}", "dev") for n in range(len(NCP_QUESTIONS)))
     assert dev_msga < len(MSGA) and dev_ncp < len(NCP_QUESTIONS)  # each file has test questions to leave out
     assert figures["msgabench"]["n"] == dev_msga and figures["ncp"]["n"] == dev_ncp  # the test split is never read
-    assert set(figures["ncp"]) == {"n", "fusion", "learned"} and "span@5" in figures["ncp"]["learned"]
+    assert set(figures["ncp"]) == {"n", "fusion", "linear", "quadratic"} and "span@5" in figures["ncp"]["quadratic"]
     ranker = LearnedRanker.load(out)
+    assert ranker.degree == 2 and ranker.provenance["degree"] == 2  # the default written
     assert ranker.provenance["fitted_on"]["msgabench"] == f"dev split ({dev_msga} questions)"
     assert ranker.provenance["embedder"] == "use" and ranker.provenance["cross_validated"] == figures
