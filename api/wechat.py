@@ -129,7 +129,7 @@ class WeChatBot:
         pending = self.mailbox.pending(inbound.openid)
         if pending is not None:
             header = earlier_question(pending.question)
-            return Ticket(_then(pending.outcome, lambda outcome: _render(outcome, header)), pending, STILL_HOLDING)
+            return Ticket(_then(pending.outcome, lambda outcome: self._render(outcome, header)), pending, STILL_HOLDING)
         question = inbound.content.strip()
         if inbound.kind != "text" and not question:  # image, location, …; voice without speech recognition
             return Ticket(resolved(Reply(UNSUPPORTED)))
@@ -146,7 +146,7 @@ class WeChatBot:
         outcome = self._start(inbound.openid, question)
         if outcome is None:
             return Ticket(resolved(Reply(BUSY)))
-        return Ticket(_then(outcome, _render), PendingAnswer(question, outcome), HOLDING)
+        return Ticket(_then(outcome, self._render), PendingAnswer(question, outcome), HOLDING)
 
     def _start(self, openid: str, question: str) -> Future[Outcome] | None:
         return self._submit(self._ask, openid, question)
@@ -219,11 +219,19 @@ class WeChatBot:
             except RuntimeError:  # shut down meanwhile: the answer waits for the next message
                 pass
 
+    def _render(self, outcome: Outcome, header: str = "") -> Reply:
+        """The reply's text and further parts; a refusal invites "反映…" only when tickets can be filed."""
+        if isinstance(outcome, str):
+            return Reply(header + outcome, ())
+        parts = render_answer(outcome, TEXT_LIMIT_BYTES - len(header.encode("utf-8")),
+                              report_hint=self.reporter is not None)
+        return Reply(header + parts[0], parts[1:])
+
     def _push(self, openid: str, pending: PendingAnswer) -> None:
         assert self.sender is not None
         if not self.mailbox.release(openid, pending.outcome):
             return  # a reply delivered it already
-        reply = _render(pending.outcome.result(), earlier_question(pending.question))
+        reply = self._render(pending.outcome.result(), earlier_question(pending.question))
         try:
             self.sender.send_text(openid, reply.text)
         except WeChatDeliveryError as exc:
@@ -301,13 +309,6 @@ async def _read_body(request: Request, limit: int) -> bytes:
             raise WeChatRequestError(413, "payload_too_large", f"the body is larger than {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _render(outcome: Outcome, header: str = "") -> Reply:
-    if isinstance(outcome, str):
-        return Reply(header + outcome, ())
-    parts = render_answer(outcome, TEXT_LIMIT_BYTES - len(header.encode("utf-8")))
-    return Reply(header + parts[0], parts[1:])
 
 
 async def _wait(future: Future[Any], timeout: float) -> None:

@@ -60,12 +60,13 @@ class _Unit:
     citations: tuple[int, ...] = ()
 
 
-def render_answer(answer: Answer, limit: int = TEXT_LIMIT_BYTES) -> tuple[str, ...]:
+def render_answer(answer: Answer, limit: int = TEXT_LIMIT_BYTES, report_hint: bool = True) -> tuple[str, ...]:
     """The answer as one or more texts of at most `limit` UTF-8 bytes each: the key steps first,
-    each part followed by the sources it cites; parts after the first are read with "1"."""
+    each part followed by the sources it cites; parts after the first are read with "1". A refusal
+    that warrants a hand-off invites "反映+手机号" when `report_hint` (tickets can be filed)."""
     if limit < 512:
         raise ValueError(f"limit must be at least 512 bytes, got {limit}")
-    units = _units(answer)
+    units = _units(answer, report_hint)
     room = limit - _SUFFIX_ROOM
     fitted = [piece for unit in units for piece in _fit(unit, answer.citations, room)]
     parts: list[list[_Unit]] = []
@@ -83,7 +84,7 @@ def render_answer(answer: Answer, limit: int = TEXT_LIMIT_BYTES) -> tuple[str, .
     return tuple(_clip(text, limit) for text in texts)
 
 
-def _units(answer: Answer) -> list[_Unit]:
+def _units(answer: Answer, report_hint: bool) -> list[_Unit]:
     if answer.refused:
         handoff = answer.handoff
         text = handoff.message if handoff else "抱歉，没有找到可靠依据。可拨打12345政务服务便民热线咨询。"
@@ -91,7 +92,7 @@ def _units(answer: Answer) -> list[_Unit]:
             text += f"\n可拨打{handoff.hotline}政务服务便民热线咨询。"
         if handoff and handoff.department and handoff.phone:
             text += f"\n{handoff.department}咨询电话：{handoff.phone}"
-        if answer.refusal_reason in HANDOFF_REASONS:
+        if report_hint and answer.refusal_reason in HANDOFF_REASONS:
             text += f"\n{REPORT_HINT}"
         return [_Unit(text)]
     blocks: tuple[Block, ...] = answer.plain.blocks if answer.plain is not None else answer.blocks

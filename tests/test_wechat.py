@@ -300,7 +300,9 @@ def test_a_failing_ticket_store_gets_an_apology_and_no_reporter_means_an_ordinar
     client = serve(real_assistant, reporter=broken)
     ask(client, "买了个无人机，要去哪里登记", 1261, openid="oBroken")
     assert "没能提交" in ask(client, "反映13800000000", 1262, openid="oBroken")
-    plain = serve(real_assistant)  # no reporter wired: "反映…" is just a question
+    plain = serve(real_assistant)  # no reporter wired: "反映…" is just a question, and no refusal invites it
+    refusal = ask(plain, "买了个无人机，要去哪里登记", 1265, openid="oPlain")
+    assert "12345" in refusal and "反映" not in refusal
     assert "工单号" not in ask(plain, "反映13800000000", 1263, openid="oPlain")
     assert "请先发送" not in ask(client, "反映问题去哪里", 1264, openid="oNew")  # a question, not a contact
 
