@@ -386,17 +386,21 @@ def test_an_uploaded_policy_is_matched_once_the_reindex_succeeds(make_settings: 
     settings = make_settings(corpus_dir=str(tiny_corpus), staff_key=STAFF_KEY)
     client = TestClient(create_app(settings, build_assistant(settings, e5, tiny_corpus)), headers=STAFF)
 
-    def matched() -> set[str]:
-        body = client.post("/v1/policies/match", json={"applicant_type": "company"}).json()
+    def matched(app: TestClient = client) -> set[str]:
+        body = app.post("/v1/policies/match", json={"applicant_type": "company"}).json()
         return {p["policy_id"] for group in ("qualifies", "nearly", "not") for p in body[group]}
 
     assert "policy-test-ops" not in matched()
     upload = client.post("/v1/staff/documents", files={"file": ("测试政策.md", POLICY.lstrip().encode(), "text/markdown")})
     assert upload.status_code == 201, upload.text
     assert "policy-test-ops" not in matched()  # read again only after a successful re-index
+    restarted = TestClient(create_app(settings, client.app.state.assistant), headers=STAFF)  # type: ignore[attr-defined]
+    assert "policy-test-ops" not in matched(restarted)  # on disk but not indexed: not offered after a restart either
     client.post("/v1/staff/reindex")
     assert wait_for_reindex(client)["state"] == "succeeded"
     assert "policy-test-ops" in matched()
+    again = TestClient(create_app(settings, client.app.state.assistant), headers=STAFF)  # type: ignore[attr-defined]
+    assert "policy-test-ops" in matched(again)
 
 
 def test_bad_uploads_are_refused_and_nothing_is_written(app_for: Callable[..., TestClient],
