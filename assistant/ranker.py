@@ -131,11 +131,11 @@ _PAIRS = np.triu_indices(len(FEATURES))  # each pair of features once, squares i
 def terms(degree: int) -> tuple[str, ...]:
     """The model's terms: the features (degree 1), then each pair's product, squares included
     (degree 2), named "a*b"."""
+    if isinstance(degree, bool) or not isinstance(degree, int) or degree not in (1, 2):
+        raise ConfigError(f"the ranker's degree must be 1 or 2, got {degree!r}")
     if degree == 1:
         return FEATURES
-    if degree == 2:
-        return FEATURES + tuple(f"{FEATURES[i]}*{FEATURES[j]}" for i, j in zip(*_PAIRS, strict=True))
-    raise ConfigError(f"the ranker's degree must be 1 or 2, got {degree!r}")
+    return FEATURES + tuple(f"{FEATURES[i]}*{FEATURES[j]}" for i, j in zip(*_PAIRS, strict=True))
 
 
 def expand(standardised: np.ndarray, degree: int) -> np.ndarray:
@@ -149,13 +149,14 @@ def expand(standardised: np.ndarray, degree: int) -> np.ndarray:
 @dataclass(frozen=True)
 class LearnedRanker:
     """A logistic model over the standardised `FEATURES` (degree 1) or over them and their pairwise
-    products (degree 2: how much a candidate's coverage is worth depends on its cosine, and so on)."""
+    products (degree 2: how much a candidate's coverage is worth depends on its cosine, and so on).
+    A linear ranker may hold raw-feature weights (no center, scale, low, high: files from before)."""
 
     weights: tuple[float, ...]
     intercept: float
     degree: int = 1
-    center: tuple[float, ...] = ()  # per feature, subtracted before the model; empty: none
-    scale: tuple[float, ...] = ()  # per feature, divided by after centring; empty: none
+    center: tuple[float, ...] = ()  # per feature, subtracted before the model
+    scale: tuple[float, ...] = ()  # per feature, divided by after centring
     low: tuple[float, ...] = ()  # per feature, the least value the fit saw; lower values count as it
     high: tuple[float, ...] = ()  # per feature, the greatest value the fit saw; likewise
     provenance: dict[str, Any] = field(default_factory=dict, compare=False)
@@ -170,15 +171,21 @@ class LearnedRanker:
         wanted = len(terms(self.degree))
         if len(self.weights) != wanted:
             raise ConfigError(f"a degree-{self.degree} ranker needs {wanted} weights, got {len(self.weights)}")
+        if not all(math.isfinite(w) for w in (*self.weights, self.intercept)):
+            raise ConfigError("the ranker's weights and intercept must be finite numbers")
+        given = [name for name, values in self._per_feature() if values]
+        if given and len(given) < len(PER_FEATURE) or self.degree == 2 and not given:
+            raise ConfigError(f"the ranker needs all of {', '.join(PER_FEATURE)} or none (a quadratic one all), "
+                              f"got {', '.join(given) or 'none'}")
         for name, values in self._per_feature():
             if values and len(values) != len(FEATURES):
                 raise ConfigError(f"the ranker's {name} needs {len(FEATURES)} values, got {len(values)}")
-        if not all(math.isfinite(w) for w in (*self.weights, self.intercept, *self.center, *self.scale, *self.low, *self.high)):
-            raise ConfigError("the ranker's weights must be finite numbers")
+            if not all(math.isfinite(v) for v in values):
+                raise ConfigError(f"the ranker's {name} must be finite numbers")
         if any(s <= 0 for s in self.scale):
             raise ConfigError("the ranker's scales must be positive")
-        if bool(self.low) != bool(self.high) or any(lo > hi for lo, hi in zip(self.low, self.high, strict=False)):
-            raise ConfigError("the ranker's low and high bounds must come together, low ≤ high")
+        if any(lo > hi for lo, hi in zip(self.low, self.high, strict=True)):
+            raise ConfigError("the ranker's low bounds must not exceed its high bounds")
 
     def _per_feature(self) -> tuple[tuple[str, tuple[float, ...]], ...]:
         return tuple(zip(PER_FEATURE, (self.center, self.scale, self.low, self.high), strict=True))
@@ -186,12 +193,9 @@ class LearnedRanker:
     def score(self, features: np.ndarray) -> np.ndarray:
         """The model's probability that each row's chunk answers the question. Features beyond the
         range the fit saw are held at its edge: a quadratic model is not asked to extrapolate."""
-        standardised = np.clip(features, self.low, self.high) if self.low else features
         if self.center:
-            standardised = standardised - np.asarray(self.center)
-        if self.scale:
-            standardised = standardised / np.asarray(self.scale)
-        logits = expand(standardised, self.degree) @ np.asarray(self.weights) + self.intercept
+            features = (np.clip(features, self.low, self.high) - np.asarray(self.center)) / np.asarray(self.scale)
+        logits = expand(features, self.degree) @ np.asarray(self.weights) + self.intercept
         return 1.0 / (1.0 + np.exp(-np.clip(logits, -50, 50)))
 
     def rank(self, question: str, candidates: Sequence[Candidate]) -> list[tuple[str, float]]:
@@ -202,7 +206,7 @@ class LearnedRanker:
 
     @classmethod
     def fit(cls, features: np.ndarray, labels: np.ndarray, sample_weight: np.ndarray | None = None,
-            strength: float = 1.0, provenance: dict[str, Any] | None = None, degree: int = 1) -> LearnedRanker:
+            strength: float = 1.0, provenance: dict[str, Any] | None = None, degree: int = 2) -> LearnedRanker:
         """Standardise the features, expand them to `degree` and fit the weights (L2-regularised
         logistic regression; `strength` is sklearn's C)."""
         from sklearn.linear_model import LogisticRegression
@@ -224,27 +228,17 @@ class LearnedRanker:
 
     @classmethod
     def load(cls, path: Path = BUNDLED_RANKER) -> LearnedRanker:
+        """A ranker file written by `save`; anything else is a ConfigError naming the file."""
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             degree = data.get("degree", 1)
-            if not isinstance(degree, int) or isinstance(degree, bool):
-                raise ConfigError(f"{path}: the ranker's degree must be 1 or 2, got {degree!r}")
-            names = terms(degree)
-            named, intercept = data["weights"], data["intercept"]
-            if set(named) != set(names):
-                raise ConfigError(f"{path}: the degree-{degree} ranker lacks the terms {sorted(set(names) - set(named))} "
-                                  f"and has unknown ones {sorted(set(named) - set(names))}")
-            parts = {part: data.get(part, {}) for part in PER_FEATURE}
-            for part, values in parts.items():
-                if values and sorted(values) != sorted(FEATURES):
-                    raise ConfigError(f"{path}: the ranker's {part} must name each of {sorted(FEATURES)}")
-            numbers = [named[name] for name in names] + [intercept] + [v for values in parts.values() for v in values.values()]
-            if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in numbers):
-                raise ConfigError(f"{path}: the ranker's weights, intercept, {', '.join(PER_FEATURE)} must be numbers")
-            return cls(tuple(float(named[name]) for name in names), float(intercept), degree,
-                       *(tuple(float(values[name]) for name in FEATURES) if values else () for values in parts.values()),
+            weights = _numbers(data["weights"], terms(degree), "weights")
+            per_feature = [_numbers(data[part], FEATURES, part) if part in data else () for part in PER_FEATURE]
+            return cls(weights, _number(data["intercept"], "intercept"), degree, *per_feature,
                        provenance=dict(data.get("provenance", {})))
-        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        except ConfigError as exc:
+            raise ConfigError(f"cannot read the ranker {path}: {exc}") from exc
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError, OverflowError) as exc:
             raise ConfigError(f"cannot read the ranker {path}: {exc}") from exc
 
     def save(self, path: Path) -> None:
@@ -258,3 +252,18 @@ class LearnedRanker:
         temp = path.with_suffix(".tmp")
         temp.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         temp.replace(path)
+
+
+def _numbers(named: object, names: tuple[str, ...], part: str) -> tuple[float, ...]:
+    """`named` ({name: number}) in the order of `names`; it must name exactly those."""
+    if not isinstance(named, dict):
+        raise ConfigError(f"{part} must map names to numbers")
+    if set(named) != set(names):
+        raise ConfigError(f"{part} lacks {sorted(set(names) - set(named))} and has unknown {sorted(set(named) - set(names))}")
+    return tuple(_number(named[name], f"{part}[{name}]") for name in names)
+
+
+def _number(value: object, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{what} must be a number, got {value!r}")
+    return float(value)  # OverflowError for an integer too large for a float: a ConfigError in `load`

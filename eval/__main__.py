@@ -303,7 +303,8 @@ def fit_ranker(
         for system in ("fusion", *ranking.SYSTEMS.values()):
             row = result[system]
             shown = f"{system} (written)" if system == ranking.SYSTEMS[degree] and out is not None else system
-            table.add_row(name, shown, *(f"{row[c]:.3f}" if c in row else "—" for c in ("hit@1", "hit@5", "mrr@10", "span@5")))
+            table.add_row(name, shown,
+                          *(f"{row[c]:.3f}" if c in row else "—" for c in ("hit@1", "hit@5", "mrr@10", "span@5")))
     Console().print(table)
     if out is not None:
         ranker.save(out)

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from assistant.errors import ConfigError
-from assistant.ranker import BUNDLED_RANKER, FEATURES, MISSING_RANK, Candidate, LearnedRanker, describe, terms
+from assistant.ranker import BUNDLED_RANKER, FEATURES, MISSING_RANK, Candidate, LearnedRanker, describe, expand, terms
 from assistant.service import load_ranker
 from assistant.settings import Settings
 from eval.__main__ import app
@@ -74,7 +74,7 @@ def test_fitting_learns_which_feature_marks_the_answer() -> None:
     rng = np.random.default_rng(7)
     features = rng.normal(size=(400, len(FEATURES)))
     labels = (features[:, FEATURES.index("char_cover")] > 0.5).astype(int)
-    ranker = LearnedRanker.fit(features, labels, provenance={"fitted_on": {"synthetic": "dev split"}})
+    ranker = LearnedRanker.fit(features, labels, provenance={"fitted_on": {"synthetic": "dev split"}}, degree=1)
     strongest = FEATURES[int(np.argmax(np.abs(ranker.weights)))]
     assert strongest == "char_cover" and ranker.weights[FEATURES.index("char_cover")] > 0
     with pytest.raises(ValueError, match="both relevant and irrelevant"):
@@ -100,8 +100,14 @@ def test_the_quadratic_ranker_learns_what_a_pair_of_features_says_together() -> 
     assert strongest == "dense*char_cover"
     # beyond what the fit saw, a feature counts as the edge it saw (no runaway squares)
     assert quadratic.low == tuple(features.min(axis=0)) and quadratic.high == tuple(features.max(axis=0))
-    far = features[:5] * 100
-    assert quadratic.score(far).tolist() == quadratic.score(np.clip(far, features.min(axis=0), features.max(axis=0))).tolist()
+    squared = max(range(len(FEATURES)), key=lambda i: abs(quadratic.weights[terms(2).index(f"{FEATURES[i]}*{FEATURES[i]}")]))
+    at_edge, beyond = features[:1].copy(), features[:1].copy()
+    at_edge[0, squared] = quadratic.high[squared]
+    beyond[0, squared] = quadratic.high[squared] + 3 * quadratic.scale[squared]
+    assert quadratic.score(beyond)[0] == quadratic.score(at_edge)[0]
+    standardised = (beyond - np.asarray(quadratic.center)) / np.asarray(quadratic.scale)
+    unclipped = 1 / (1 + np.exp(-(expand(standardised, 2) @ np.asarray(quadratic.weights) + quadratic.intercept)))
+    assert abs(unclipped[0] - quadratic.score(at_edge)[0]) > 1e-3  # the clip is what made them equal
 
 
 def test_saved_weights_load_back_and_bad_files_are_config_errors(tmp_path: Path) -> None:
@@ -135,18 +141,31 @@ def test_saved_weights_load_back_and_bad_files_are_config_errors(tmp_path: Path)
     payload["weights"]["dense"] = True  # a boolean is not a weight
     (tmp_path / "bool.json").write_text(json.dumps(payload), encoding="utf-8")
     (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
-    for name, change in (("degree3.json", {"degree": 3}), ("degree-bool.json", {"degree": True}),
-                         ("degree1.json", {"degree": 1}),  # quadratic terms named, degree 1 said
-                         ("center.json", {"center": {"dense": 0.1}}),
-                         ("scale.json", {"scale": dict.fromkeys(FEATURES, 0.0)}),
-                         ("bounds.json", {"low": dict.fromkeys(FEATURES, 1.0), "high": dict.fromkeys(FEATURES, 0.0)}),
-                         ("half-bounds.json", {"low": dict.fromkeys(FEATURES, 0.0), "high": {}})):
-        (tmp_path / name).write_text(json.dumps(json.loads(BUNDLED_RANKER.read_text(encoding="utf-8")) | change),
-                                     encoding="utf-8")
-    for name in ("bool.json", "deep.json", "degree3.json", "degree-bool.json", "degree1.json", "center.json", "scale.json",
-                 "bounds.json", "half-bounds.json"):
-        with pytest.raises(ConfigError):
+    bundled = json.loads(BUNDLED_RANKER.read_text(encoding="utf-8"))
+    without_bounds = {k: v for k, v in bundled.items() if k not in ("low", "high")}
+    cases = {
+        "degree3.json": ({"degree": 3}, "degree must be 1 or 2"),
+        "degree-bool.json": ({"degree": True}, "degree must be 1 or 2"),
+        "degree-float.json": ({"degree": 2.0}, "degree must be 1 or 2"),
+        "degree1.json": ({"degree": 1}, "has unknown"),  # quadratic terms named, degree 1 said
+        "center.json": ({"center": {"dense": 0.1}}, "center lacks"),
+        "center-list.json": ({"center": [0.1] * len(FEATURES)}, "center must map names to numbers"),
+        "scale.json": ({"scale": dict.fromkeys(FEATURES, 0.0)}, "scales must be positive"),
+        "bounds.json": ({"low": dict.fromkeys(FEATURES, 1.0), "high": dict.fromkeys(FEATURES, 0.0)}, "must not exceed"),
+        "huge.json": ({"intercept": 10 ** 400}, "cannot read the ranker"),  # too large for a float
+    }
+    for name, (change, message) in cases.items():
+        (tmp_path / name).write_text(json.dumps(bundled | change), encoding="utf-8")
+    (tmp_path / "unbounded.json").write_text(json.dumps(without_bounds), encoding="utf-8")
+    cases["unbounded.json"] = ({}, "a quadratic one all")  # quadratic without its ranges: never clipped
+    for name, (_, message) in cases.items():
+        with pytest.raises(ConfigError, match=message):
             LearnedRanker.load(tmp_path / name)
+    for name in ("bool.json", "deep.json"):
+        with pytest.raises(ConfigError, match="cannot read the ranker"):
+            LearnedRanker.load(tmp_path / name)
+    with pytest.raises(ConfigError, match="degree must be 1 or 2"):
+        LearnedRanker(tuple(ranker.weights[:len(FEATURES)]), 0.0, degree=True)  # type: ignore[arg-type]
 
 
 def test_settings_choose_the_ranker_and_refuse_one_fitted_on_another_embedder(tmp_path: Path,
