@@ -29,13 +29,15 @@ class FusionWeights:
 
     dense: float = 1.0
     lexical: float = 1.0
+    second: float = 1.0  # the second embedder's list, when there is one (`ZHENGWU_SECOND_EMBEDDER`)
     k: int = 60
     depth: int = 50  # candidates taken from each side
     method: Method = "rrf"
 
     def __post_init__(self) -> None:
-        if self.dense < 0 or self.lexical < 0 or self.dense + self.lexical == 0:
-            raise ConfigError(f"fusion weights must be ≥ 0 and not both 0, got {self.dense}/{self.lexical}")
+        if self.dense < 0 or self.lexical < 0 or self.second < 0 or self.dense + self.lexical == 0:
+            raise ConfigError(f"fusion weights must be ≥ 0 and dense, lexical not both 0, "
+                              f"got {self.dense}/{self.lexical}/{self.second}")
         if self.k < 1 or self.depth < 1:
             raise ConfigError(f"k and depth must be greater than 0, got k={self.k}, depth={self.depth}")
         if self.method not in ("rrf", "zscore"):
@@ -49,24 +51,23 @@ DEFAULT_WEIGHTS = FusionWeights(dense=1.0, lexical=0.7)
 
 
 def fuse(dense: Sequence[tuple[str, float]], lexical: Sequence[tuple[str, float]],
-         weights: FusionWeights) -> list[tuple[str, float]]:
-    """Fuse two ranked candidate lists of (id, raw score), best first; returns (id, fused score),
-    best first. Scores are ≥ 0 for both methods. Ties keep the dense order, then the lexical order."""
-    order = list(dict.fromkeys([i for i, _ in dense] + [i for i, _ in lexical]))
+         weights: FusionWeights, second: Sequence[tuple[str, float]] = ()) -> list[tuple[str, float]]:
+    """Fuse ranked candidate lists of (id, raw score), best first — the dense, the lexical and the
+    second embedder's, if any; returns (id, fused score), best first. Scores are ≥ 0 for both
+    methods. Ties keep the dense order, then the lexical order, then the second list's."""
+    sides = [(dense, weights.dense), (lexical, weights.lexical)] + ([(second, weights.second)] if second else [])
+    order = list(dict.fromkeys(item for side, _ in sides for item, _ in side))
+    scores = dict.fromkeys(order, 0.0)
     if weights.method == "rrf":
-        scores = dict.fromkeys(order, 0.0)
-        for rank, (item, _) in enumerate(dense, start=1):
-            scores[item] += weights.dense / (weights.k + rank)
-        for rank, (item, _) in enumerate(lexical, start=1):
-            scores[item] += weights.lexical / (weights.k + rank)
+        for side, weight in sides:
+            for rank, (item, _) in enumerate(side, start=1):
+                scores[item] += weight / (weights.k + rank)
     else:
-        dense_z, lexical_z = _standardise(dense), _standardise(lexical)
-        dense_floor = min(dense_z.values(), default=0.0)
-        lexical_floor = min(lexical_z.values(), default=0.0)
-        scores = {
-            item: weights.dense * dense_z.get(item, dense_floor) + weights.lexical * lexical_z.get(item, lexical_floor)
-            for item in order
-        }
+        for side, weight in sides:
+            standard = _standardise(side)
+            floor = min(standard.values(), default=0.0)  # what a side gives a candidate it did not return
+            for item in order:
+                scores[item] += weight * standard.get(item, floor)
         lowest = min(scores.values(), default=0.0)
         scores = {item: value - lowest for item, value in scores.items()}  # ≥ 0, like RRF: sums stay meaningful
     position = {item: n for n, item in enumerate(order)}

@@ -10,6 +10,7 @@ it re-resolves and retries once. `as_langchain()` exposes it as a LangChain `Bas
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 from assistant.catalog import Catalog, lexical_text
 from assistant.documents import Scalar
 from assistant.embedders import Embedder
-from assistant.errors import StoreError
+from assistant.errors import ConfigError, StoreError
 from assistant.fusion import FusionWeights, fuse
 from assistant.query import Query, QueryNormalizer
 from assistant.ranker import CANDIDATE_DEPTH, Candidate, LearnedRanker
@@ -104,7 +105,12 @@ class HybridRetriever:
         index_name: str = "zhengwu",
         weights: FusionWeights | None = None,
         ranker: LearnedRanker | None = None,
+        second: Embedder | None = None,
     ) -> None:
+        """`second`: a second embedder whose index (same name, its own key) adds a third list to rank
+        fusion; the passages, their texts and the catalog stay the first embedder's."""
+        if ranker is not None and second is not None:
+            raise ConfigError("the learned ranker scores one dense side; with a second embedder, use rank fusion")
         self.store = store
         self.embedder = embedder
         self.normalizer = normalizer
@@ -112,6 +118,8 @@ class HybridRetriever:
         self.index_key = f"{index_name}-{embedder.key}"
         self.weights = weights or FusionWeights()
         self.ranker = ranker
+        self.second = second
+        self.second_key = f"{index_name}-{second.key}" if second is not None else None
         self._live: _Live | None = None
         self._lock = threading.Lock()
 
@@ -127,16 +135,18 @@ class HybridRetriever:
         if not query.text.strip():
             return Retrieved([], None)
         vector = self.embedder.embed_query(query.search_text)
+        second = self.second.embed_query(query.search_text) if self.second is not None else None
         try:
-            return self._retrieve(query, vector, k, filters)
+            return self._retrieve(query, vector, second, k, filters)
         except StoreError:
             self._live = None  # the generation may have been switched and dropped: follow the pointer
-            return self._retrieve(query, vector, k, filters)
+            return self._retrieve(query, vector, second, k, filters)
 
     def live_catalog(self) -> Catalog:
         return self._current().catalog
 
-    def _retrieve(self, query: Query, vector: list[float], k: int, filters: Filters | None) -> Retrieved:
+    def _retrieve(self, query: Query, vector: list[float], second: list[float] | None, k: int,
+                  filters: Filters | None) -> Retrieved:
         live = self._current()
         depth = max(self.weights.depth, k)
         dense = self.store.query(live.collection, vector, depth * (3 if filters else 1))
@@ -154,8 +164,14 @@ class HybridRetriever:
             if stored is not None and accepted(stored.metadata):
                 found.setdefault(chunk_id, (stored.text, stored.metadata))
                 lexical_side.append((chunk_id, bm25))
+        second_side: list[tuple[str, float]] = []
+        for chunk_id, cosine in self._second_side(second, depth * (3 if filters else 1)):
+            stored = live.catalog.chunks.get(chunk_id)  # the same ids; one the first index lacks is skipped
+            if stored is not None and accepted(stored.metadata):
+                found.setdefault(chunk_id, (stored.text, stored.metadata))
+                second_side.append((chunk_id, cosine))
         if self.ranker is None:
-            ranked = fuse(dense_side[:depth], lexical_side[:depth], self.weights)
+            ranked = fuse(dense_side[:depth], lexical_side[:depth], self.weights, second_side[:depth])
         else:
             ranked = _rerank(self.ranker, live, query, dense_side, lexical_side)
             if len(ranked) < k:  # more asked for than the ranker scores: the rest follow in fused order
@@ -170,6 +186,18 @@ class HybridRetriever:
                                     metadata=metadata, score=score, dense=dense_scores.get(chunk_id),
                                     lexical=lexical_scores.get(chunk_id)))
         return Retrieved(passages, live.catalog)
+
+    def _second_side(self, vector: list[float] | None, limit: int) -> list[tuple[str, float]]:
+        """The second embedder's hits (chunk id, cosine), best first; none while its index is missing."""
+        if vector is None or self.second_key is None:
+            return []
+        collection = self.store.live(self.second_key)
+        if collection is None:
+            logging.getLogger("zhengwu.retrieval").warning(
+                "no index for the second embedder (%s) yet: run `zhengwu index`; fusing two lists meanwhile",
+                self.second_key)
+            return []
+        return [(hit.chunk_id, hit.score) for hit in self.store.query(collection, vector, limit)]
 
     def _current(self) -> _Live:
         collection = self.store.require_live(self.index_key)

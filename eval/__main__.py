@@ -30,7 +30,9 @@ HYBRID = {
     "zhengwu-z": (FusionWeights(dense=1.0, lexical=0.2, method="zscore"), True, False),
     "zhengwu-rrf": (DEFAULT_WEIGHTS, True, False),
     "zhengwu": (DEFAULT_WEIGHTS, True, True),  # the product's retriever (with ZHENGWU_FUSION=rrf: zhengwu-rrf)
+    "zhengwu-m3e": (DEFAULT_WEIGHTS, True, False),  # with ZHENGWU_SECOND_EMBEDDER=st:m3e-small: three lists fused
 }
+SECOND = {"zhengwu-m3e": "m3e"}  # the hybrid systems with a second embedder (a DENSE name)
 
 FOLDS_MIN = 5  # one question per fold at least
 Threads = Annotated[int, typer.Option("--threads", min=1, help="CPU threads (pinned; default 1).")]
@@ -169,8 +171,8 @@ def bench(
     split: Annotated[str, typer.Option(help="dev, test or all (sha1(id) % 5 == 0 is test).")] = "test",
     queries: Annotated[Path | None, typer.Option("--queries", help="Own questions: JSON lines {question, relevant_ids}.")] = None,
     systems: Annotated[str, typer.Option(help="Comma-separated: bm25, e5, use, m3e, chatchat, zhengwu-z, "
-                                              "zhengwu-rrf, zhengwu.")]
-    = "bm25,e5,use,m3e,chatchat,zhengwu-z,zhengwu-rrf,zhengwu",
+                                              "zhengwu-rrf, zhengwu, zhengwu-m3e.")]
+    = "bm25,e5,use,m3e,chatchat,zhengwu-z,zhengwu-rrf,zhengwu,zhengwu-m3e",
     limit: Annotated[int, typer.Option(min=1, help="Score at most this many queries.")] = 100_000,
     threads: Threads = 1,
     as_json: AsJson = False,
@@ -219,8 +221,9 @@ def bench(
                 weights, normalise, learned = HYBRID[system]
                 normalizer = create_normalizer(settings.corpus_dir) if normalise else None
                 ranker = load_ranker(settings) if learned else None
+                second = dense(SECOND[system]) if system in SECOND else None
                 rankings, seconds = runner.timed(lambda: runner.rank_hybrid(
-                    asked, chunks, vectors, embedder, bm25, weights, normalizer, ranker))
+                    asked, chunks, vectors, embedder, bm25, weights, normalizer, ranker, second))
             else:
                 embedder, vectors = dense(system)
                 rankings, seconds = runner.timed(lambda: runner.rank_dense(asked, chunks, vectors, embedder))

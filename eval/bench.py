@@ -98,26 +98,36 @@ def gather_candidates(queries: list[BenchQuery], chunks: list[Chunk], vectors: n
 
 def rank_hybrid(queries: list[BenchQuery], chunks: list[Chunk], vectors: np.ndarray, embedder: Embedder,
                 index: LexicalIndex, weights: FusionWeights, normalizer: QueryNormalizer | None,
-                ranker: LearnedRanker | None = None) -> list[Ranking]:
-    """Dense and BM25 candidates fused by `assistant.fusion`, or scored by the learned ranker, as
-    the product's retriever does."""
+                ranker: LearnedRanker | None = None,
+                second: tuple[Embedder, np.ndarray] | None = None) -> list[Ranking]:
+    """Dense and BM25 candidates fused by `assistant.fusion` (with `second`, a second embedder and
+    its chunk vectors, as a third list), or scored by the learned ranker, as the product's
+    retriever does."""
     if ranker is not None and weights.depth != CANDIDATE_DEPTH:
         raise ValueError(f"the learned ranker scores {CANDIDATE_DEPTH} candidates a side, not {weights.depth}")
     gathered = gather_candidates(queries, chunks, vectors, embedder, index, weights.depth, normalizer)
-    return rank_candidates(gathered, chunks, weights, ranker)
+    second_sides = None
+    if second is not None:
+        second_embedder, second_vectors = second
+        asked = second_embedder.encode([found.search_text for found in gathered], is_query=True)
+        second_sides = [[(str(int(i)), float(cosine[i])) for i in np.argsort(-cosine, kind="stable")[:weights.depth]]
+                        for cosine in (second_vectors @ vector for vector in asked)]
+    return rank_candidates(gathered, chunks, weights, ranker, second_sides)
 
 
 def rank_candidates(gathered: list[Candidates], chunks: list[Chunk], weights: FusionWeights,
-                    ranker: LearnedRanker | None = None) -> list[Ranking]:
+                    ranker: LearnedRanker | None = None,
+                    second_sides: list[list[tuple[str, float]]] | None = None) -> list[Ranking]:
     doc_ids = [c.doc_id for c in chunks]
     rankings = []
-    for found in gathered:
+    for n, found in enumerate(gathered):
         if ranker is not None:
             scored = ranker.rank(found.search_text, found.candidates)
         else:
             by_id = {c.chunk_id: c for c in found.candidates}
             dense = [(c.chunk_id, c.dense) for c in found.candidates if c.dense is not None]
-            scored = fuse(dense, [(i, by_id[i].lexical or 0.0) for i in found.lexical_ids], weights)
+            scored = fuse(dense, [(i, by_id[i].lexical or 0.0) for i in found.lexical_ids], weights,
+                          second_sides[n] if second_sides else ())
         order = [int(i) for i, _ in scored]
         scores = np.full(len(chunks), -np.inf, dtype=np.float32)
         scores[order] = [score for _, score in scored]

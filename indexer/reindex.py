@@ -8,6 +8,7 @@ with the real loaders before it is kept, and no name can place a file outside th
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
@@ -68,7 +69,9 @@ def reindex(
     """Load `sources` (default: `default_sources`) and bring the index in line with them.
 
     Files that cannot be loaded are passed to `on_problem` and skipped. With the default sources a
-    missing corpus folder is an error: indexing without it would remove every corpus document."""
+    missing corpus folder is an error: indexing without it would remove every corpus document. With
+    `settings.second_embedder` the documents are indexed with it too, first, so that a failure
+    there leaves the index answers come from as it was; the summary is the first embedder's."""
     if sources is None:
         if not settings.corpus_dir.is_dir():
             raise IndexingError(f"the corpus folder {settings.corpus_dir} does not exist; nothing was indexed")
@@ -77,15 +80,20 @@ def reindex(
     for problem in loaded.problems:
         if on_problem is not None:
             on_problem(problem)
-    indexer = Indexer(
-        store=ChromaStore.connect(settings),
-        embedder=embedder or create_embedder(settings.embedder, settings.threads),
-        splitter=Splitter(settings.chunk_chars, settings.chunk_overlap),
-        catalog_root=settings.index_dir,
-        index_name=settings.index_name,
-        batch_size=settings.batch_size,
-    )
-    return indexer.run(loaded.documents, rebuild=rebuild, on_progress=on_progress)
+    store = ChromaStore.connect(settings)
+
+    def index_with(model: Embedder) -> IndexSummary:
+        indexer = Indexer(store=store, embedder=model, splitter=Splitter(settings.chunk_chars, settings.chunk_overlap),
+                          catalog_root=settings.index_dir, index_name=settings.index_name,
+                          batch_size=settings.batch_size)
+        return indexer.run(loaded.documents, rebuild=rebuild, on_progress=on_progress)
+
+    if settings.second_embedder:  # its index first: if it fails, the index answers are cited from is unchanged
+        second = index_with(create_embedder(settings.second_embedder, settings.threads))
+        logging.getLogger("zhengwu.indexer").info(
+            "second embedder's index %s: %d added, %d updated, %d removed, %d unchanged",
+            second.index_key, second.added, second.updated, second.removed, second.unchanged)
+    return index_with(embedder or create_embedder(settings.embedder, settings.threads))
 
 
 class ReindexRun(Protocol):

@@ -45,12 +45,14 @@ def test_bench_prints_every_system_and_json_last(tmp_path: Path) -> None:
 def test_bench_runs_our_pipeline_and_the_chatchat_hybrid_under_their_keys(tmp_path: Path) -> None:
     data = write_qa(tmp_path / "qa.jsonl")
     result = runner.invoke(app, ["bench", "msgabench", "--data", str(data), "--split", "all",
-                                 "--systems", "chatchat,zhengwu", "--json"],
+                                 "--systems", "chatchat,zhengwu,zhengwu-m3e", "--json"],
                            env={"ZHENGWU_DATA_DIR": str(tmp_path / "data")})
     assert result.exit_code == 0, result.output
     systems = json.loads(result.output.strip().splitlines()[-1])["systems"]
-    assert set(systems) == {"chatchat", "zhengwu"}
+    assert set(systems) == {"chatchat", "zhengwu", "zhengwu-m3e"}
     assert systems["zhengwu"]["hit@1"] == 1.0  # five distinct questions over five answers
+    assert systems["zhengwu-m3e"]["hit@1"] == 1.0  # with m3e-small's list fused in
+    assert list((tmp_path / "data" / "bench-cache").glob("msgabench-*-st-*.npy"))  # m3e's chunk vectors were made
 
 
 def test_ncp_bench_checks_the_answer_span_inside_the_best_chunks(tmp_path: Path) -> None:

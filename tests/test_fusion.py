@@ -31,12 +31,22 @@ def test_zscore_gives_a_missing_side_its_lowest_score() -> None:
     assert fused["a"] > fused["c"] > fused["b"]  # b: dense only, so it takes the lowest lexical score
 
 
+def test_a_second_embedders_list_adds_its_own_weighted_ranks() -> None:
+    dense, lexical, second = [("a", 0.9), ("b", 0.8)], [("b", 12.0)], [("c", 0.7), ("a", 0.6)]
+    fused = dict(fuse(dense, lexical, FusionWeights(dense=1.0, lexical=0.5, second=2.0, k=10), second))
+    assert fused["a"] == pytest.approx(1 / 11 + 2.0 / 12)
+    assert fused["c"] == pytest.approx(2.0 / 11)  # found by the second embedder only
+    assert fuse(dense, lexical, FusionWeights(), ()) == fuse(dense, lexical, FusionWeights())
+    standardised = dict(fuse(dense, lexical, FusionWeights(method="zscore", second=1.0), second))
+    assert standardised["a"] > standardised["b"] and "c" in standardised
+
+
 def test_empty_sides() -> None:
     assert fuse([], [], FusionWeights()) == []
     assert [i for i, _ in fuse([("a", 0.5)], [], FusionWeights(method="zscore"))] == ["a"]
 
 
-@pytest.mark.parametrize("bad", [dict(dense=-1), dict(dense=0, lexical=0), dict(k=0), dict(depth=0), dict(method="max")])
+@pytest.mark.parametrize("bad", [dict(dense=-1), dict(dense=0, lexical=0), dict(second=-1), dict(k=0), dict(depth=0), dict(method="max")])
 def test_bad_weights_name_the_value(bad: dict) -> None:
     with pytest.raises(ConfigError):
         FusionWeights(**bad)

@@ -178,6 +178,9 @@ def test_settings_choose_the_ranker_and_refuse_one_fitted_on_another_embedder(tm
     replace(bundled, provenance={"embedder": "use"}).save(tmp_path / "use.json")
     own = load_ranker(Settings.from_environ({"ZHENGWU_EMBEDDER": "use", "ZHENGWU_RANKER_FILE": str(tmp_path / "use.json")}))
     assert own is not None and own.embedder == "use"
+    assert load_ranker(Settings.from_environ({"ZHENGWU_SECOND_EMBEDDER": "use"})) is None  # three lists: rank fusion
+    assert "rank fusion of three lists" in caplog.text
+    assert Settings.from_environ({"ZHENGWU_SECOND_EMBEDDER": ""}).second_embedder is None
     with pytest.raises(ConfigError, match="ZHENGWU_FUSION"):
         Settings.from_environ({"ZHENGWU_FUSION": "borda"})
 

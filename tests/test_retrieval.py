@@ -1,10 +1,11 @@
 import datetime as dt
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from assistant.embedders import Embedder
+from assistant.embedders import Embedder, create_embedder
 from assistant.errors import ConfigError
 from assistant.lexicon import DialectEntry
 from assistant.query import QueryNormalizer
@@ -13,6 +14,7 @@ from assistant.retrieval import Filters, FusionWeights, HybridRetriever
 from assistant.settings import Settings
 from indexer.indexing import Indexer
 from indexer.loaders import load_paths
+from indexer.reindex import reindex
 from tests.conftest import GUIDE_IDCARD, index_corpus, write
 
 
@@ -117,3 +119,45 @@ def test_search_returns_the_catalog_of_the_generation_it_searched(make_settings:
     assert found.passages and all(p.chunk_id in found.catalog.chunks for p in found.passages)
     nothing = retriever.search("   ", k=5)  # empty once normalised: the store is not asked
     assert nothing.passages == [] and nothing.catalog is None
+
+
+def test_a_second_embedder_adds_its_list_once_its_index_exists(chroma_mode: str, make_settings: Callable[..., Settings],
+                                                               e5: Embedder, tiny_corpus: Path,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    settings = make_settings(chroma_mode, corpus_dir=str(tiny_corpus), second_embedder="use")
+    one, indexer = build(settings, e5, tiny_corpus)  # the e5 index only, as before ZHENGWU_SECOND_EMBEDDER was set
+    two = HybridRetriever(indexer.store, e5, one.normalizer, settings.index_dir, settings.index_name,
+                          second=create_embedder("use", 1))
+    question = "身份证丢了补办要多少钱"
+    with caplog.at_level(logging.WARNING):
+        waiting = two.retrieve(question, k=5)
+    assert "no index for the second embedder" in caplog.text
+    assert [(p.chunk_id, p.score) for p in waiting] == [(p.chunk_id, p.score) for p in one.retrieve(question, k=5)]
+
+    summary = reindex(settings)  # indexes with both embedders, the second first
+    assert summary.index_key == one.index_key and indexer.store.live(f"{settings.index_name}-use") is not None
+    fused = two.retrieve(question, k=5)
+    before = {p.chunk_id: p.score for p in one.retrieve(question, k=20)}
+    assert fused[0].doc_id in {"guide-idcard-replace", "faq-idcard-lost-fee"}
+    assert all(p.score > before[p.chunk_id] for p in fused)  # each also ranked by the second list: a larger RRF sum
+    assert all(p.dense is not None for p in fused)  # the evidence check still reads the first embedder's cosines
+    with pytest.raises(ConfigError, match="rank fusion"):
+        HybridRetriever(indexer.store, e5, one.normalizer, settings.index_dir, settings.index_name,
+                        ranker=LearnedRanker.load(), second=create_embedder("use", 1))
+
+
+def test_the_assistant_built_from_settings_answers_with_both_embedders(make_settings: Callable[..., Settings],
+                                                                       tiny_corpus: Path) -> None:
+    from assistant.service import Assistant
+
+    shipped = Path(__file__).resolve().parents[1] / "corpus"
+    for lexicon in ("dialect.yaml", "glossary.yaml"):  # the assistant reads the corpus's lexicons
+        (tiny_corpus / lexicon).write_text((shipped / lexicon).read_text(encoding="utf-8"), encoding="utf-8")
+    settings = make_settings(corpus_dir=str(tiny_corpus), second_embedder="use")
+    reindex(settings)
+    assistant = Assistant.from_settings(settings)
+    retriever = assistant.answerer.retriever  # type: ignore[attr-defined]
+    assert retriever.second is not None and retriever.second.key == "use" and retriever.ranker is None
+    answer = assistant.ask("身份证丢了补办要多少钱")
+    assert not answer.refused and "40元" in answer.text
+    assert {c.doc_id for c in answer.citations} & {"guide-idcard-replace", "faq-idcard-lost-fee"}

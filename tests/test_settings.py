@@ -42,6 +42,8 @@ def test_overrides_win_over_environ() -> None:
         ({"ZHENGWU_THREADS": "0"}, "ZHENGWU_THREADS"),
         ({"ZHENGWU_EMBEDDER": "bert"}, "embedder must be"),
         ({"ZHENGWU_CHROMA_URL": "localhost:8000"}, "chroma_url must start with http"),
+        ({"ZHENGWU_SECOND_EMBEDDER": "bert"}, "second_embedder must be"),
+        ({"ZHENGWU_SECOND_EMBEDDER": "e5"}, "second_embedder must differ from embedder"),
         ({"ZHENGWU_DATA_DIRR": "/x"}, "unknown setting(s): ZHENGWU_DATA_DIRR"),
     ],
 )
