@@ -38,6 +38,12 @@ INTENTS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (("最多", "最高", "顶天", "上限", "额度", "贷多少", "借多少", "取多少"), ("受理条件", "支持标准")),
 )
 DEFAULT_GUIDE_SECTIONS = ("办理流程", "申请材料")
+# Questions on one aspect of a matter (materials, time limit, fee, place, phone, conditions, basis,
+# amounts) — every intent but the how-to-do-it one. A life-event checklist (bundle) answers "what
+# must I do", which the bundle guide takes before retrieval; an aspect question is answered from a
+# guide or FAQ when retrieval found one (on the eval set's dev half, every answer retrieval took
+# from a bundle was wrong: 5 of 5).
+ASPECT_WORDS = tuple(word for words, sections in INTENTS if sections != ("办理流程", "申请材料") for word in words)
 # "能…吗？" asks whether one qualifies: the conditions answer it.
 YES_NO = re.compile(r"能不能|可不可以|可唔可以|得唔得|行不行|(能|可以|可唔可以).*(吗|嗎|不|(?<![什怎这那多])么|嘛|冇)[？?！!。]*$")
 FOLLOW_UP_MAX_CHARS = 14  # longer questions stand alone unless they open anaphorically
@@ -90,7 +96,7 @@ class ExtractiveAnswerer:
         top = passages[0]
         if top.kind == "faq" and (top.dense or 0) >= self.thresholds.faq:
             return self._finish(query, resolved, "faq", self._faq_blocks(top, catalog), catalog)
-        doc_id = self._primary_document(passages, resolved.text)
+        doc_id = self._primary_document(_answerable_from(passages, resolved.text), resolved.text)
         doc_passages = [p for p in passages if p.doc_id == doc_id]
         kind = doc_passages[0].kind
         if kind == "faq":
@@ -255,6 +261,14 @@ class ExtractiveAnswerer:
 INTENT_WORDS = tuple(word for words, _ in INTENTS for word in words)
 # How-to-do-it words that ask about the same matter, not a new one ("能代办吗？", "周末能办吗？").
 MODALITY_WORDS = frozenset("带些 接下来 接下 然后 之后 下一步 拿到 领到 下来 时候 要交 能办 哪办 本人 代办 委托 周末 邮寄 网上 线上 现场 窗口 预约 排队 当天 加急 自己 亲自 手机".split())
+
+
+def _answerable_from(passages: list[Passage], text: str) -> list[Passage]:
+    """The passages whose documents may answer: without bundles when one aspect is asked and
+    anything else was found."""
+    if not any(word in text for word in ASPECT_WORDS):
+        return passages
+    return [p for p in passages if p.kind != "bundle"] or passages
 
 
 def _matter_terms(text: str) -> set[str]:

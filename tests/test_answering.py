@@ -133,3 +133,42 @@ def test_thresholds_are_validated() -> None:
 
     with pytest.raises(ConfigError):
         Thresholds(dense_floor=0.95, dense_weak=0.9)
+
+
+BUNDLE_JOBLESS = """
+---
+id: bundle-unemployment
+title: 失业一件事
+kind: bundle
+event: 失业
+department: 示例市人力资源和社会保障局
+region: 示例市
+effective_date: 2025-01-01
+source_url: https://zwfw.shili.example/bundle/bundle-unemployment
+sample: true
+steps:
+  - guide: guide-unemployment-benefit
+    note: 申领失业保险金
+    together_with: []
+    carries: []
+---
+
+## 适用情形
+失业后申领失业保险金，失业保险金最长可以领取多长时间、办理要多长时间，见各事项。
+
+## 办理顺序
+1. 失业保险金申领（guide-unemployment-benefit）：到社保经办机构申领。
+"""
+
+
+def test_an_aspect_question_is_answered_from_the_guide_not_a_life_event_checklist(
+        make_settings: Callable[..., Settings], e5: Embedder, tiny_corpus: Path) -> None:
+    write(tiny_corpus / "bundles" / "bundle-unemployment.md", BUNDLE_JOBLESS)
+    assistant = build(make_settings(), e5, tiny_corpus)
+    question = "失业保险金最长可以领取多长时间"
+    retriever = assistant.answerer.retriever  # type: ignore[attr-defined]
+    assert retriever.retrieve(question, k=8)[0].doc_id == "bundle-unemployment"  # retrieval puts the checklist first
+    answer = assistant.ask(question)
+    assert not answer.refused and answer.mode == "guide"
+    assert {c.doc_id for c in answer.citations} == {"guide-unemployment-benefit"}
+    assert "10个工作日" in answer.text  # its 办理时限
