@@ -362,6 +362,59 @@ def run(
     _emit(summary, as_json)
 
 
+@app.command("thresholds")
+def thresholds(
+    split: Annotated[str, typer.Option(help="dev, test or all (by need: sha1(need) % 2 == 0 is test).")] = "dev",
+    questions: Annotated[Path | None, typer.Option("--questions", help="Eval set (default: ZHENGWU_EVAL_QUESTIONS).")] = None,
+    top: Annotated[int, typer.Option(min=1, help="Show this many of the best choices.")] = 10,
+    threads: Threads = 1,
+    as_json: AsJson = False,
+) -> None:
+    """Sweep the evidence thresholds on the eval set (dev by default): refusal accuracy and false
+    refusals for the current thresholds and for the best choices on a grid. Changes no code."""
+    import numpy as np
+
+    from assistant.answering import ExtractiveAnswerer, Thresholds
+    from assistant.service import Assistant
+    from eval import evidence
+    from eval.questions import load_questions
+    from indexer.reindex import reindex
+
+    if split not in ("dev", "test", "all"):
+        raise typer.BadParameter(f"split must be dev, test or all, got {split!r}")
+    settings = _settings(threads)
+    try:
+        asked = load_questions(questions or settings.eval_questions, split)  # type: ignore[arg-type]
+        reindex(settings)
+        answerer = Assistant.from_settings(settings).answerer
+        extractive = answerer if isinstance(answerer, ExtractiveAnswerer) else answerer.extractive  # type: ignore[attr-defined]
+        cases = evidence.gather(extractive, asked)
+    except ZhengwuError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    current = evidence.score(cases, Thresholds())
+    best = evidence.sweep(cases, Thresholds(), floors=np.arange(0.85, 0.9251, 0.005),
+                          weaks=np.arange(0.85, 0.9501, 0.005), coverages=np.arange(0.0, 1.001, 0.02))[:top]
+    table = Table(title=f"evidence thresholds · split {split} · {len(cases)} questions "
+                        f"({sum(c.must_refuse for c in cases)} must refuse, "
+                        f"{sum(c.evidence is not None for c in cases)} reach the check)")
+    for column in ("choice", "floor", "weak", "coverage", "refusals right", "false refusals", "errors"):
+        table.add_column(column, justify="right")
+    for name, outcome in [("current", current)] + [(f"#{n}", o) for n, o in enumerate(best, start=1)]:
+        t = outcome.thresholds
+        table.add_row(name, f"{t.dense_floor:.3f}", f"{t.dense_weak:.3f}", f"{t.coverage_weak:.2f}",
+                      f"{outcome.refusal_accuracy:.3f}", f"{outcome.false_refusal:.3f}", str(outcome.errors))
+    Console().print(table)
+
+    def row(outcome: evidence.Outcome) -> dict:
+        t = outcome.thresholds
+        return {"dense_floor": t.dense_floor, "dense_weak": t.dense_weak, "coverage_weak": t.coverage_weak,
+                "refusal_accuracy": outcome.refusal_accuracy, "false_refusal": outcome.false_refusal,
+                "errors": outcome.errors}
+
+    _emit({"split": split, "n": len(cases), "current": row(current), "best": [row(o) for o in best]}, as_json)
+
+
 @app.command("plain")
 def plain(
     split: Annotated[str, typer.Option(help="dev, test or all (by need: sha1(need) % 2 == 0 is test).")] = "test",

@@ -172,3 +172,13 @@ def test_an_aspect_question_is_answered_from_the_guide_not_a_life_event_checklis
     assert not answer.refused and answer.mode == "guide"
     assert {c.doc_id for c in answer.citations} == {"guide-unemployment-benefit"}
     assert "10个工作日" in answer.text  # its 办理时限
+
+
+def test_evidence_suffices_above_the_floor_with_a_close_match_or_enough_of_the_words() -> None:
+    from assistant.answering import Evidence
+
+    thresholds = Thresholds(dense_floor=0.88, dense_weak=0.895, coverage_weak=0.34)
+    assert not Evidence(0.879, 1.0).suffices(thresholds)  # below the floor, whatever the words
+    assert Evidence(0.90, 0.0).suffices(thresholds)  # a close match on its own
+    assert Evidence(0.885, 0.34).suffices(thresholds) and not Evidence(0.885, 0.33).suffices(thresholds)
+    assert not Evidence(0.885, None).suffices(thresholds)  # a question with no terms needs the close match

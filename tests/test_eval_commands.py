@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -294,3 +295,37 @@ def test_run_scores_what_the_citizen_reads_and_the_bare_answerer_still_works(tmp
     bare = [run_question(assistant.answerer, q) for q in questions]  # a bare answerer scores the answer alone
     assert not any(r.rewritten for r in bare) and bare[0].answer == assistant.answerer.answer(questions[0].question).text
     assert [r.retrieved for r in bare] == [r.retrieved for r in asked]
+
+
+def test_thresholds_scores_each_choice_as_run_counts_refusals(tmp_path: Path, tiny_corpus: Path) -> None:
+    env = _eval_env(tmp_path, tiny_corpus)
+    questions = Path(env["ZHENGWU_EVAL_QUESTIONS"])
+    drone = {"id": "t-4", "need": "drone", "question": "买了个无人机，要去哪里登记", "style": "colloquial",
+             "topic": "其他", "must_refuse": True}  # out of the corpus: refused by the evidence check itself
+    questions.write_text(questions.read_text(encoding="utf-8") + json.dumps(drone, ensure_ascii=False) + "\n",
+                         encoding="utf-8")
+    swept = runner.invoke(app, ["thresholds", "--split", "all", "--top", "3", "--json"], env=env)
+    assert swept.exit_code == 0, swept.output
+    figures = json.loads(swept.output.strip().splitlines()[-1])
+    ran = runner.invoke(app, ["run", "--split", "all", "--json"], env=env)
+    assert ran.exit_code == 0, ran.output
+    summary = json.loads(ran.output.strip().splitlines()[-1])
+    assert figures["n"] == 4 and (figures["current"]["refusal_accuracy"], figures["current"]["false_refusal"]) == (
+        summary["refusal_accuracy"], summary["false_refusal"]) == (1.0, 0.0)
+    assert len(figures["best"]) == 3 and all(b["errors"] == 0 for b in figures["best"])
+
+
+def test_the_sweep_puts_the_fewest_errors_first_and_then_the_smallest_change() -> None:
+    from assistant.answering import Evidence, Thresholds
+    from eval.evidence import Case, score, sweep
+
+    cases = [Case(True, Evidence(0.878, 0.5)),  # out of scope, but close and wordy: needs a floor above 0.878
+             Case(False, Evidence(0.90, 0.5)), Case(False, Evidence(0.886, 0.5)),  # answerable: floor ≤ 0.886
+             Case(True, None, refused_before=True), Case(False, None)]  # decided before the check
+    lowered = score(cases, Thresholds(dense_floor=0.87, dense_weak=0.895))
+    assert (lowered.refusal_accuracy, lowered.false_refusal, lowered.errors) == (0.5, 0.0, 1)
+    best = sweep(cases, Thresholds(dense_floor=0.87, dense_weak=0.895), floors=np.arange(0.87, 0.901, 0.005),
+                 weaks=np.array([0.895]), coverages=np.array([0.34]))
+    assert best[0].errors == 0 and best[0].thresholds.dense_floor == 0.88  # the nearest floor that does it
+    assert [o.errors for o in best] == sorted(o.errors for o in best)
+    assert all(o.thresholds.dense_floor <= 0.886 for o in best if o.errors == 0)
