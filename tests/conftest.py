@@ -166,6 +166,32 @@ tags: [身份证, 补办]
 补领工本费40元。
 """
 
+BUNDLE_JOBLESS = """
+---
+id: bundle-unemployment
+title: 失业一件事
+kind: bundle
+event: 失业
+department: 示例市人力资源和社会保障局
+region: 示例市
+effective_date: 2025-01-01
+source_url: https://zwfw.shili.example/bundle/bundle-unemployment
+sample: true
+steps:
+  - guide: guide-unemployment-benefit
+    note: 失业前单位和本人缴纳失业保险费满一年的，申领失业保险金
+    together_with: []
+    carries: []
+---
+
+## 适用情形
+非本人意愿中断就业后，申领失业保险金。
+
+## 办理顺序
+1. 失业保险金申领（guide-unemployment-benefit）：到社保经办机构申领。
+"""
+
+
 GUIDE_UNEMPLOYMENT = """
 ---
 id: guide-unemployment-benefit

@@ -46,7 +46,7 @@ from assistant.settings import Settings
 from assistant.store import ChromaStore
 from assistant.tickets import TicketStore
 from indexer.reindex import ReindexJob, Uploads
-from tests.conftest import DOG_GUIDE, FAQ_FEE, GUIDE_IDCARD, GUIDE_UNEMPLOYMENT, LAW_ID_CARD, ROOT, free_port, write
+from tests.conftest import BUNDLE_JOBLESS, DOG_GUIDE, FAQ_FEE, GUIDE_IDCARD, GUIDE_UNEMPLOYMENT, LAW_ID_CARD, ROOT, free_port, write
 from tests.test_answering import build
 from web.answers import render_answer
 from web.chat import ChatSession, Offer, Turn
@@ -63,31 +63,6 @@ BOT = "#zw-chatbot .message-row.bot-row"
 PENDING = "正在查找"
 PHONE = "13812345678"
 
-
-BUNDLE_JOBLESS = """
----
-id: bundle-unemployment
-title: 失业一件事
-kind: bundle
-event: 失业
-department: 示例市人力资源和社会保障局
-region: 示例市
-effective_date: 2025-01-01
-source_url: https://zwfw.shili.example/bundle/bundle-unemployment
-sample: true
-steps:
-  - guide: guide-unemployment-benefit
-    note: 失业前单位和本人缴纳失业保险费满一年的，申领失业保险金
-    together_with: []
-    carries: []
----
-
-## 适用情形
-非本人意愿中断就业后，申领失业保险金。
-
-## 办理顺序
-1. 失业保险金申领（guide-unemployment-benefit）：到社保经办机构申领。
-"""
 
 # Three policies with eligibility: for a small 示例市 company of 150 people (founding year not
 # given) the first qualifies, the second nearly (too many people; years not given), the third not.
