@@ -7,15 +7,12 @@ import logging
 from fastapi import FastAPI
 
 from api import ask, bundles, feedback, health, metrics, policies, staff, tickets
-from api.dependencies import AssistantProvider, index_key
+from api.dependencies import AssistantProvider
 from api.errors import install_error_handlers
 from api.limits import JSON_BODY_LIMIT, UPLOAD_BODY_LIMIT, BodySizeLimit, RateLimiter
 from api.metrics import Metrics, RequestRecorder
 from api.wechat import create_wechat_router
 from assistant.bundles import BundleGuide
-from assistant.catalog import open_manifest
-from assistant.documents import Document
-from assistant.errors import StoreError
 from assistant.feedback import FeedbackStore, RecentAnswers
 from assistant.lazy import Lazy
 from assistant.matcher import PolicyCatalog
@@ -25,7 +22,7 @@ from assistant.settings import Settings
 from assistant.store import ChromaStore
 from assistant.tickets import TicketStore, open_ticket
 from indexer.loaders import load_paths
-from indexer.reindex import ReindexJob, Uploads, default_sources
+from indexer.reindex import ReindexJob, Uploads, indexed_documents
 from web.mount import mount_web
 
 
@@ -38,7 +35,7 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
     app.state.store = ChromaStore.connect(settings)
     # The corpus and the staff uploads as indexed, read once on first use and again after each
     # re-index, for the bundles, the policy catalog and the router.
-    documents = Lazy(lambda: read_indexed_documents(settings, app.state.store))
+    documents = Lazy(lambda: indexed_documents(settings, app.state.store))
     app.state.bundles = BundleGuide(documents.get)
     app.state.policies = PolicyCatalog(documents.get)
     app.state.assistant = assistant  # the assistant once there is one (set by the provider when it builds it)
@@ -77,23 +74,6 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
     mount_web(app)  # the citizen page at /, the staff console at /staff
     _log_requests()
     return app
-
-
-def read_indexed_documents(settings: Settings, store: ChromaStore) -> list[Document]:
-    """The corpus and upload documents the live index holds, as it holds them: a file saved but not
-    indexed yet (or changed since) waits for the re-index that takes it in, so the bundles and the
-    policy matcher never show what the answers cannot cite. Before the first index (or when the
-    index cannot be read), every document on disk."""
-    documents = load_paths(default_sources(settings)).documents
-    try:
-        live = store.live(index_key(settings))
-        manifest = open_manifest(settings.index_dir, store, live) if live else None
-    except StoreError as exc:
-        logging.getLogger("zhengwu.api").warning("cannot read the index manifest, showing the documents on disk: %s", exc)
-        return documents
-    if manifest is None:
-        return documents
-    return [doc for doc in documents if doc.doc_id in manifest and manifest[doc.doc_id].doc_hash == doc.content_hash]
 
 
 def _log_requests() -> None:

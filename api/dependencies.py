@@ -19,7 +19,6 @@ from api.errors import ApiError
 from api.limits import RateLimiter
 from api.metrics import Metrics
 from assistant.bundles import BundleGuide
-from assistant.embedders import embedder_key
 from assistant.errors import ConfigError, LoadError
 from assistant.feedback import FeedbackStore, RecentAnswers
 from assistant.matcher import PolicyCatalog
@@ -28,6 +27,7 @@ from assistant.service import Assistant
 from assistant.settings import Settings
 from assistant.store import ChromaStore
 from assistant.tickets import TicketStore
+from indexer.reindex import index_key
 from indexer.reindex import ReindexJob, Uploads
 
 
@@ -55,10 +55,6 @@ class AssistantProvider:
                         self._on_build(assistant)
                     self._assistant = assistant
         return self._assistant
-
-
-def index_key(settings: Settings) -> str:
-    return f"{settings.index_name}-{embedder_key(settings.embedder)}"
 
 
 def get_settings(request: Request) -> Settings:

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from assistant.documents import Document, relative_source
-from assistant.embedders import Embedder, create_embedder
+from assistant.catalog import open_manifest
+from assistant.embedders import Embedder, create_embedder, embedder_key
 from assistant.errors import (
     DocumentConflictError,
     DocumentNotFoundError,
@@ -34,7 +35,7 @@ from assistant.errors import (
 from assistant.settings import Settings
 from assistant.store import ChromaStore
 from indexer.indexing import IndexSummary, Indexer, ProgressCallback
-from indexer.loaders import DOCUMENT_SUFFIXES, load_file, load_paths
+from indexer.loaders import DOCUMENT_SUFFIXES, LoadResult, load_file, load_paths
 from indexer.records import iter_records
 from indexer.splitter import Splitter
 
@@ -57,6 +58,30 @@ def default_sources(settings: Settings) -> list[Path]:
     return sources
 
 
+def index_key(settings: Settings) -> str:
+    """The key of the index the settings' embedder answers from (`zhengwu-e5`)."""
+    return f"{settings.index_name}-{embedder_key(settings.embedder)}"
+
+
+def load_sources(sources: list[Path]) -> LoadResult:
+    """Load as every re-index does (paths relative to the working directory, so the same files give
+    the same document hashes wherever the paths point from)."""
+    return load_paths(sources, root=Path.cwd())
+
+
+def indexed_documents(settings: Settings, store: ChromaStore) -> list[Document]:
+    """The corpus and upload documents the live index holds, as it holds them: a file saved but not
+    indexed yet (or changed since) waits for the re-index that takes it in, so the bundles and the
+    policy matcher never show what the answers cannot cite. Before the first index, every document
+    on disk. A StoreError (the index unreadable) is raised, not remembered."""
+    documents = load_sources(default_sources(settings)).documents
+    live = store.live(index_key(settings))
+    if live is None:
+        return documents
+    manifest = open_manifest(settings.index_dir, store, live)
+    return [doc for doc in documents if doc.doc_id in manifest and manifest[doc.doc_id].doc_hash == doc.content_hash]
+
+
 def reindex(
     settings: Settings,
     sources: list[Path] | None = None,
@@ -76,7 +101,7 @@ def reindex(
         if not settings.corpus_dir.is_dir():
             raise IndexingError(f"the corpus folder {settings.corpus_dir} does not exist; nothing was indexed")
         sources = default_sources(settings)
-    loaded = load_paths(sources, root=Path.cwd())
+    loaded = load_sources(sources)
     for problem in loaded.problems:
         if on_problem is not None:
             on_problem(problem)
@@ -234,7 +259,7 @@ class Uploads:
         """Every uploaded document by id, with the name of the file that holds it."""
         if not self.folder.is_dir():
             return {}
-        loaded = load_paths([self.folder], root=Path.cwd())  # the root `reindex` uses: the same ids
+        loaded = load_sources([self.folder])  # as `reindex` loads: the same ids and hashes
         return {doc.doc_id: (Path(doc.source_path).name, doc) for doc in loaded.documents}
 
     def delete(self, doc_id: str) -> str:

@@ -18,6 +18,7 @@ from indexer.reindex import (
     UploadTooLargeError,
     Uploads,
     default_sources,
+    indexed_documents,
     reindex,
     safe_name,
     uploads_dir,
@@ -55,6 +56,27 @@ def test_reindex_indexes_corpus_and_uploads_and_reports_skipped_files(settings: 
     assert not again.switched and again.unchanged == 5 and again.added == 0
     (uploads_dir(settings) / "dog.md").unlink()
     assert reindex(settings, embedder=e5).removed == 1
+
+
+@pytest.mark.parametrize("spelled", ["relative", "absolute"])
+def test_indexed_documents_are_what_the_live_index_holds_however_the_corpus_path_is_spelled(
+        spelled: str, make_settings: Callable[..., Settings], tiny_corpus: Path, e5: Embedder,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tiny_corpus.parent)  # the corpus lies under the working directory, as in `make run`
+    corpus = tiny_corpus.name if spelled == "relative" else str(tiny_corpus)
+    settings = make_settings(corpus_dir=corpus)
+    store = ChromaStore.connect(settings)
+    before = indexed_documents(settings, store)  # no index yet: every document on disk
+    assert len(before) == 4
+    reindex(settings, embedder=e5)
+    write(uploads_dir(settings) / "dog.md", DOG_GUIDE)  # saved, not indexed yet
+    assert {d.doc_id for d in indexed_documents(settings, store)} == {d.doc_id for d in before}
+    reindex(settings, embedder=e5)
+    assert "guide-dog-registration" in {d.doc_id for d in indexed_documents(settings, store)}
+    (tiny_corpus / "guides" / "guide-idcard-replace.md").write_text(
+        (tiny_corpus / "guides" / "guide-idcard-replace.md").read_text(encoding="utf-8") + "\n补充说明。\n",
+        encoding="utf-8")  # changed on disk since the index took it in
+    assert "guide-idcard-replace" not in {d.doc_id for d in indexed_documents(settings, store)}
 
 
 def test_reindex_refuses_to_run_without_the_corpus_folder(make_settings: Callable[..., Settings], tmp_path: Path,
