@@ -60,7 +60,7 @@ class _Unit:
     citations: tuple[int, ...] = ()
 
 
-def render_answer(answer: Answer, limit: int = TEXT_LIMIT_BYTES, report_hint: bool = True) -> tuple[str, ...]:
+def render_answer(answer: Answer, limit: int = TEXT_LIMIT_BYTES, *, report_hint: bool = True) -> tuple[str, ...]:
     """The answer as one or more texts of at most `limit` UTF-8 bytes each: the key steps first,
     each part followed by the sources it cites; parts after the first are read with "1". A refusal
     that warrants a hand-off invites "反映+手机号" when `report_hint` (tickets can be filed)."""

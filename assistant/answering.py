@@ -25,9 +25,10 @@ from assistant.retrieval import HybridRetriever, Passage
 from assistant.scope import ScopeChecker
 from assistant.store import StoredChunk
 
+HOW_TO_SECTIONS = ("办理流程", "申请材料")
 INTENTS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (("材料", "带什么", "带啥", "带哪些", "要带", "准备什么", "准备啥", "需要什么", "证件", "资料", "拿什么", "提交什么"), ("申请材料",)),
-    (("流程", "步骤", "怎么办理", "如何办理", "怎么申请", "如何申请", "怎么办", "咋办", "怎么弄", "手续", "程序", "怎样办", "怎么补", "怎样补", "怎么领", "如何领", "怎么提取", "如何提取", "怎么取", "咋取", "啷个取", "点样攞", "怎么注销", "啷个注销", "咋注销", "找谁", "哪申请"), ("办理流程", "申请材料")),
+    (("流程", "步骤", "怎么办理", "如何办理", "怎么申请", "如何申请", "怎么办", "咋办", "怎么弄", "手续", "程序", "怎样办", "怎么补", "怎样补", "怎么领", "如何领", "怎么提取", "如何提取", "怎么取", "咋取", "啷个取", "点样攞", "怎么注销", "啷个注销", "咋注销", "找谁", "哪申请"), HOW_TO_SECTIONS),
     (("多久", "多长时间", "几天", "时限", "多少天", "工作日", "什么时候能", "多快", "期限", "几个月", "领多久", "多长"), ("办理时限",)),
     (("多少钱", "收费", "费用", "要钱", "免费", "工本费", "收钱", "花多少", "交多少", "几多钱", "好多钱", "要不要钱", "登记费", "手续费"), ("收费标准",)),
     (("在哪", "哪里", "地点", "地址", "去哪", "哪儿", "窗口", "网上办", "线上", "异地"), ("办理地点",)),
@@ -37,13 +38,10 @@ INTENTS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (("领多少", "补贴多少", "能领", "标准", "每月多少", "一个月多少", "给多少", "奖励多少"), ("支持标准", "收费标准")),
     (("最多", "最高", "顶天", "上限", "额度", "贷多少", "借多少", "取多少"), ("受理条件", "支持标准")),
 )
-DEFAULT_GUIDE_SECTIONS = ("办理流程", "申请材料")
+DEFAULT_GUIDE_SECTIONS = HOW_TO_SECTIONS
 # Questions on one aspect of a matter (materials, time limit, fee, place, phone, conditions, basis,
-# amounts) — every intent but the how-to-do-it one. A life-event checklist (bundle) answers "what
-# must I do", which the bundle guide takes before retrieval; an aspect question is answered from a
-# guide or FAQ when retrieval found one (on the eval set's dev half, every answer retrieval took
-# from a bundle was wrong: 5 of 5).
-ASPECT_WORDS = tuple(word for words, sections in INTENTS if sections != ("办理流程", "申请材料") for word in words)
+# amounts): every intent but the how-to-do-it one.
+ASPECT_WORDS = tuple(word for words, sections in INTENTS if sections != HOW_TO_SECTIONS for word in words)
 # "能…吗？" asks whether one qualifies: the conditions answer it.
 YES_NO = re.compile(r"能不能|可不可以|可唔可以|得唔得|行不行|(能|可以|可唔可以).*(吗|嗎|不|(?<![什怎这那多])么|嘛|冇)[？?！!。]*$")
 FOLLOW_UP_MAX_CHARS = 14  # longer questions stand alone unless they open anaphorically
@@ -113,7 +111,7 @@ class ExtractiveAnswerer:
         top = passages[0]
         if top.kind == "faq" and (top.dense or 0) >= self.thresholds.faq:
             return self._finish(query, resolved, "faq", self._faq_blocks(top, catalog), catalog)
-        doc_id = self._primary_document(_answerable_from(passages, resolved.text), resolved.text)
+        doc_id = self._step_for_aspect(self._primary_document(passages, resolved.text), passages, query.text)
         doc_passages = [p for p in passages if p.doc_id == doc_id]
         kind = doc_passages[0].kind
         if kind == "faq":
@@ -138,6 +136,23 @@ class ExtractiveAnswerer:
             return None
         found = self.retriever.search(resolved, k=self.k)
         return _weigh(resolved, found.passages if found.catalog is not None else [])
+
+    def _step_for_aspect(self, doc_id: str, passages: list[Passage], text: str) -> str:
+        """For a question on one aspect (materials, time limit, fee …) that retrieval led to a
+        life-event checklist, the best-ranked guide among the checklist's steps (or an FAQ on one of
+        them) that retrieval also found; else the checklist. The bundle guide answers "what must I
+        do" before retrieval; on the eval set's dev half every answer retrieval took from a
+        checklist was wrong (5 of 5)."""
+        if self.bundles is None or not any(word in text for word in ASPECT_WORDS):
+            return doc_id
+        if not any(p.doc_id == doc_id and p.kind == "bundle" for p in passages):
+            return doc_id
+        steps = self.bundles.step_guides(doc_id)
+        for passage in passages:
+            rests_on = {target.partition("#")[0] for target in str(passage.metadata.get("rests_on", "")).split(",")}
+            if passage.kind != "bundle" and (passage.doc_id in steps or rests_on & steps):
+                return passage.doc_id
+        return doc_id
 
     def _matching_faq(self, passages: list[Passage], doc_id: str, catalog: Catalog,
                       sections: list[str]) -> list[tuple[str, StoredChunk]]:
@@ -286,14 +301,6 @@ def _weigh(query: Query, passages: list[Passage]) -> Evidence:
     terms = set(tokenize(query.search_text))
     found = set(tokenize(f"{passages[0].title} {passages[0].text}"))
     return Evidence(max(p.dense or 0.0 for p in passages), len(terms & found) / len(terms) if terms else None)
-
-
-def _answerable_from(passages: list[Passage], text: str) -> list[Passage]:
-    """The passages whose documents may answer: without bundles when one aspect is asked and
-    anything else was found."""
-    if not any(word in text for word in ASPECT_WORDS):
-        return passages
-    return [p for p in passages if p.kind != "bundle"] or passages
 
 
 def _matter_terms(text: str) -> set[str]:

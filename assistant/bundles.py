@@ -215,6 +215,11 @@ class BundleGuide:
             raise BundleNotFoundError(f"no bundle with id {bundle_id!r}")
         return assemble_bundle(doc, self.shelf.guides, self.rules)
 
+    def step_guides(self, bundle_id: str) -> frozenset[str]:
+        """The guides a bundle's steps are done with (none for an unknown bundle)."""
+        doc = self.shelf.bundles.get(bundle_id)
+        return frozenset(step.guide for step in bundle_steps(doc)) if doc is not None else frozenset()
+
     def recognize(self, question: str) -> EventMatch | None:
         """The bundle a question about a whole life event names: an event word and either a request
         for everything ("要办什么", "哪些手续") or nothing else ("退休了"), and none of the bundle's

@@ -90,6 +90,11 @@ def index(
     console.print(f"live collection: {summary.collection}", soft_wrap=True)
     if not summary.switched:
         console.print("nothing changed: the live index was left as it is")
+    if summary.second is not None:
+        second = summary.second
+        console.print(f"second embedder's index {second.index_key}: {second.added} added, {second.updated} updated, "
+                      f"{second.removed} removed, {second.unchanged} unchanged, {second.chunks_embedded} chunks "
+                      f"embedded in {second.seconds:.1f}s; live collection {second.collection}", soft_wrap=True)
 
 
 @app.command()

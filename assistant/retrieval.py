@@ -23,7 +23,7 @@ from assistant.errors import ConfigError, StoreError
 from assistant.fusion import FusionWeights, fuse
 from assistant.query import Query, QueryNormalizer
 from assistant.ranker import CANDIDATE_DEPTH, Candidate, LearnedRanker
-from assistant.store import ChromaStore
+from assistant.store import ChromaStore, DenseHit
 
 
 @dataclass(frozen=True)
@@ -120,6 +120,7 @@ class HybridRetriever:
         self.ranker = ranker
         self.second = second
         self.second_key = f"{index_name}-{second.key}" if second is not None else None
+        self._second_missing_told = False
         self._live: _Live | None = None
         self._lock = threading.Lock()
 
@@ -165,11 +166,13 @@ class HybridRetriever:
                 found.setdefault(chunk_id, (stored.text, stored.metadata))
                 lexical_side.append((chunk_id, bm25))
         second_side: list[tuple[str, float]] = []
-        for chunk_id, cosine in self._second_side(second, depth * (3 if filters else 1)):
-            stored = live.catalog.chunks.get(chunk_id)  # the same ids; one the first index lacks is skipped
-            if stored is not None and accepted(stored.metadata):
-                found.setdefault(chunk_id, (stored.text, stored.metadata))
-                second_side.append((chunk_id, cosine))
+        for hit in self._second_side(second, depth * (3 if filters else 1)):
+            stored = live.catalog.chunks.get(hit.chunk_id)
+            # the same chunk of the same document version only: an index one re-index behind is ignored
+            if (stored is not None and stored.metadata.get("doc_hash") == hit.metadata.get("doc_hash")
+                    and accepted(stored.metadata)):
+                found.setdefault(hit.chunk_id, (stored.text, stored.metadata))
+                second_side.append((hit.chunk_id, hit.score))
         if self.ranker is None:
             ranked = fuse(dense_side[:depth], lexical_side[:depth], self.weights, second_side[:depth])
         else:
@@ -187,17 +190,27 @@ class HybridRetriever:
                                     lexical=lexical_scores.get(chunk_id)))
         return Retrieved(passages, live.catalog)
 
-    def _second_side(self, vector: list[float] | None, limit: int) -> list[tuple[str, float]]:
-        """The second embedder's hits (chunk id, cosine), best first; none while its index is missing."""
+    def _second_side(self, vector: list[float] | None, limit: int) -> list[DenseHit]:
+        """The second embedder's hits, best first; none while its index is missing or unreadable
+        (the first embedder's answers go on; told once in the log)."""
         if vector is None or self.second_key is None:
             return []
-        collection = self.store.live(self.second_key)
-        if collection is None:
-            logging.getLogger("zhengwu.retrieval").warning(
-                "no index for the second embedder (%s) yet: run `zhengwu index`; fusing two lists meanwhile",
-                self.second_key)
-            return []
-        return [(hit.chunk_id, hit.score) for hit in self.store.query(collection, vector, limit)]
+        for attempt in (1, 2):  # a re-index may switch and drop the generation between the two calls
+            try:
+                collection = self.store.live(self.second_key)
+                if collection is None:
+                    self._tell_once(f"no index for the second embedder ({self.second_key}) yet: run `zhengwu index`")
+                    return []
+                return self.store.query(collection, vector, limit)
+            except StoreError as exc:
+                if attempt == 2:
+                    self._tell_once(f"the second embedder's index ({self.second_key}) cannot be read: {exc}")
+        return []
+
+    def _tell_once(self, problem: str) -> None:
+        if not self._second_missing_told:
+            self._second_missing_told = True
+            logging.getLogger("zhengwu.retrieval").warning("%s; fusing two lists meanwhile", problem)
 
     def _current(self) -> _Live:
         collection = self.store.require_live(self.index_key)

@@ -107,8 +107,10 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_two_embedders(self) -> Settings:
-        if self.second_embedder == self.embedder:
-            raise ValueError(f"second_embedder must differ from embedder, both are {self.embedder!r}")
+        from assistant.embedders import embedder_key
+
+        if self.second_embedder and embedder_key(self.second_embedder) == embedder_key(self.embedder):
+            raise ValueError(f"second_embedder must differ from embedder, both name {embedder_key(self.embedder)!r}")
         return self
 
     @classmethod

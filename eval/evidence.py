@@ -1,7 +1,9 @@
 """Choosing the evidence thresholds (`assistant.answering.Thresholds`) on the eval set.
 
-Each question is asked once: the answerer says what its evidence check sees (`weigh`), or that
-it decides before the check (out of scope: refused; a life event: answered with a checklist).
+Each question is weighed once: the extractive answerer says what its evidence check sees
+(`weigh`), or that it decides before the check (out of scope: refused; a life event: answered with
+a checklist; those questions are answered once more to see which). With an LLM configured, the
+figures are still the extractive answerer's, whose refusals the LLM answerer keeps.
 Every threshold choice on a grid is then scored without asking again: refusal accuracy on the
 must-refuse questions and false refusals on the answerable ones, as `python -m eval run` counts
 them. The thresholds are chosen on the dev half; the command never changes the code.
@@ -69,7 +71,7 @@ def sweep(cases: list[Case], current: Thresholds, floors: np.ndarray, weaks: np.
     def distance(outcome: Outcome) -> float:
         t = outcome.thresholds
         return (abs(t.dense_floor - current.dense_floor) + abs(t.dense_weak - current.dense_weak)
-                + abs(t.coverage_weak - current.coverage_weak) / 10)  # a cosine step weighs as 10 coverage steps
+                + abs(t.coverage_weak - current.coverage_weak) / 10)  # 0.01 of cosine weighs as 0.1 of coverage
 
     return sorted(outcomes, key=lambda o: (o.errors, distance(o)))
 

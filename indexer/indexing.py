@@ -45,6 +45,7 @@ class IndexSummary:
     seconds: float
     embed_seconds: float
     switched: bool
+    second: IndexSummary | None = None  # the second embedder's run, when one is set (ZHENGWU_SECOND_EMBEDDER)
 
     @property
     def chunks_per_second(self) -> float:

@@ -8,7 +8,6 @@ with the real loaders before it is kept, and no name can place a file outside th
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import threading
@@ -113,12 +112,10 @@ def reindex(
                           batch_size=settings.batch_size)
         return indexer.run(loaded.documents, rebuild=rebuild, on_progress=on_progress)
 
+    second = None
     if settings.second_embedder:  # its index first: if it fails, the index answers are cited from is unchanged
         second = index_with(create_embedder(settings.second_embedder, settings.threads))
-        logging.getLogger("zhengwu.indexer").info(
-            "second embedder's index %s: %d added, %d updated, %d removed, %d unchanged",
-            second.index_key, second.added, second.updated, second.removed, second.unchanged)
-    return index_with(embedder or create_embedder(settings.embedder, settings.threads))
+    return replace(index_with(embedder or create_embedder(settings.embedder, settings.threads)), second=second)
 
 
 class ReindexRun(Protocol):

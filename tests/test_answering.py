@@ -135,18 +135,29 @@ def test_thresholds_are_validated() -> None:
         Thresholds(dense_floor=0.95, dense_weak=0.9)
 
 
-def test_an_aspect_question_is_answered_from_the_guide_not_a_life_event_checklist(
+def test_an_aspect_question_is_answered_from_a_step_guide_not_the_life_event_checklist(
         make_settings: Callable[..., Settings], e5: Embedder, tiny_corpus: Path) -> None:
+    from assistant.bundles import BundleGuide
+
     write(tiny_corpus / "bundles" / "bundle-unemployment.md", BUNDLE_JOBLESS.replace(  # a checklist on the very words
         "非本人意愿中断就业后，申领失业保险金。", "失业后申领失业保险金，失业保险金最长可以领取多长时间、办理要多长时间，见各事项。"))
-    assistant = build(make_settings(), e5, tiny_corpus)
+    plain = build(make_settings(), e5, tiny_corpus)
+    answerer = plain.answerer
+    with_bundles = Assistant(ExtractiveAnswerer(answerer.retriever, answerer.normalizer, answerer.scope,  # type: ignore[attr-defined]
+                                                Thresholds(), bundles=BundleGuide.from_corpus(tiny_corpus)))
     question = "失业保险金最长可以领取多长时间"
-    retriever = assistant.answerer.retriever  # type: ignore[attr-defined]
-    assert retriever.retrieve(question, k=8)[0].doc_id == "bundle-unemployment"  # retrieval puts the checklist first
-    answer = assistant.ask(question)
+    assert answerer.retriever.retrieve(question, k=8)[0].doc_id == "bundle-unemployment"  # type: ignore[attr-defined]
+    answer = with_bundles.ask(question)
     assert not answer.refused and answer.mode == "guide"
-    assert {c.doc_id for c in answer.citations} == {"guide-unemployment-benefit"}
+    assert {c.doc_id for c in answer.citations} == {"guide-unemployment-benefit"}  # the checklist's step
     assert "10个工作日" in answer.text  # its 办理时限
+    assert plain.ask(question).mode == "bundle"  # without the checklists known, the top document answers
+    write(tiny_corpus / "bundles" / "bundle-unemployment.md", BUNDLE_JOBLESS.replace(  # now with no step retrieved
+        "非本人意愿中断就业后，申领失业保险金。", "失业后申领失业保险金，失业保险金最长可以领取多长时间、办理要多长时间，见各事项。")
+        .replace("guide: guide-unemployment-benefit", "guide: guide-not-in-the-corpus"))
+    kept = Assistant(ExtractiveAnswerer(answerer.retriever, answerer.normalizer, answerer.scope,  # type: ignore[attr-defined]
+                                        Thresholds(), bundles=BundleGuide.from_corpus(tiny_corpus)))
+    assert kept.ask(question).mode == "bundle"  # no guide of its steps was found: the checklist still answers
 
 
 def test_evidence_suffices_above_the_floor_with_a_close_match_or_enough_of_the_words() -> None:

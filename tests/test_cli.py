@@ -29,6 +29,15 @@ def test_index_prints_a_summary_then_reports_nothing_changed(tmp_path: Path, tin
     assert "nothing changed" in second.output
 
 
+def test_index_with_a_second_embedder_says_what_each_index_did(tmp_path: Path, tiny_corpus: Path) -> None:
+    env = {**env_for(tmp_path, tiny_corpus), "ZHENGWU_SECOND_EMBEDDER": "use"}
+    first = runner.invoke(app, ["index"], env=env)
+    assert first.exit_code == 0, first.output
+    assert "second embedder's index" in first.output and "-use: 4 added" in first.output
+    again = runner.invoke(app, ["index"], env=env)
+    assert again.exit_code == 0 and "4 unchanged" in again.output and "nothing changed" in again.output
+
+
 def test_index_reports_skipped_files_and_goes_on(tmp_path: Path, tiny_corpus: Path) -> None:
     write(tiny_corpus / "guides" / "broken.md", "---\nid: [oops\n---\n正文\n")
     result = runner.invoke(app, ["index"], env=env_for(tmp_path, tiny_corpus))

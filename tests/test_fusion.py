@@ -39,6 +39,7 @@ def test_a_second_embedders_list_adds_its_own_weighted_ranks() -> None:
     assert fuse(dense, lexical, FusionWeights(), ()) == fuse(dense, lexical, FusionWeights())
     standardised = dict(fuse(dense, lexical, FusionWeights(method="zscore", second=1.0), second))
     assert standardised["a"] > standardised["b"] and "c" in standardised
+    assert min(standardised.values()) == 0.0  # shifted to ≥ 0 with three lists too
 
 
 def test_empty_sides() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from assistant.embedders import Embedder, create_embedder
-from assistant.errors import ConfigError
+from assistant.errors import ConfigError, StoreError
 from assistant.lexicon import DialectEntry
 from assistant.query import QueryNormalizer
 from assistant.ranker import LearnedRanker
@@ -141,6 +141,32 @@ def test_a_second_embedder_adds_its_list_once_its_index_exists(chroma_mode: str,
     assert fused[0].doc_id in {"guide-idcard-replace", "faq-idcard-lost-fee"}
     assert all(p.score > before[p.chunk_id] for p in fused)  # each also ranked by the second list: a larger RRF sum
     assert all(p.dense is not None for p in fused)  # the evidence check still reads the first embedder's cosines
+
+    guide = tiny_corpus / "guides" / "guide-idcard-replace.md"
+    guide.write_text(guide.read_text(encoding="utf-8") + "\n补充说明。\n", encoding="utf-8")
+    indexer.run(load_paths([tiny_corpus]).documents)  # the first index only: the second is one version behind
+    after = {p.chunk_id: p.score for p in one.retrieve(question, k=20)}
+    for passage in two.retrieve(question, k=20):
+        if passage.doc_id == "guide-idcard-replace":  # its old version's hits are ignored
+            assert passage.score == after[passage.chunk_id]
+        else:
+            assert passage.score > after[passage.chunk_id]
+
+    def unreadable(collection: str, vector: object, limit: int) -> object:
+        if collection.startswith(f"{settings.index_name}-use"):
+            raise StoreError("the second collection is gone")
+        return real_query(collection, vector, limit)
+
+    real_query = indexer.store.query
+    fresh = HybridRetriever(indexer.store, e5, one.normalizer, settings.index_dir, settings.index_name,
+                            second=create_embedder("use", 1))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(indexer.store, "query", unreadable)
+        alone = [(p.chunk_id, p.score) for p in fresh.retrieve(question, k=5)]
+        fresh.retrieve(question, k=5)
+    assert alone == [(p.chunk_id, p.score) for p in one.retrieve(question, k=5)]  # the first embedder answers on
+    assert caplog.text.count("cannot be read") == 1  # told once, not on every question
     with pytest.raises(ConfigError, match="rank fusion"):
         HybridRetriever(indexer.store, e5, one.normalizer, settings.index_dir, settings.index_name,
                         ranker=LearnedRanker.load(), second=create_embedder("use", 1))

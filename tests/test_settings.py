@@ -44,6 +44,7 @@ def test_overrides_win_over_environ() -> None:
         ({"ZHENGWU_CHROMA_URL": "localhost:8000"}, "chroma_url must start with http"),
         ({"ZHENGWU_SECOND_EMBEDDER": "bert"}, "second_embedder must be"),
         ({"ZHENGWU_SECOND_EMBEDDER": "e5"}, "second_embedder must differ from embedder"),
+        ({"ZHENGWU_EMBEDDER": "st:models/x", "ZHENGWU_SECOND_EMBEDDER": "st:./models/x"}, "must differ"),  # one folder
         ({"ZHENGWU_DATA_DIRR": "/x"}, "unknown setting(s): ZHENGWU_DATA_DIRR"),
     ],
 )
