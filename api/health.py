@@ -1,4 +1,5 @@
-"""`GET /healthz`: is an index live, how big is it, which embedder and store serve it."""
+"""`GET /healthz`: is an index live, how big is it, which embedder and store serve it (and the
+second embedder's index, when one is set)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from fastapi.responses import JSONResponse
 from api.dependencies import SettingsDep, StoreDep, index_key
 from api.schemas import Health
 from assistant.catalog import open_manifest
+from assistant.embedders import embedder_key
 
 router = APIRouter(tags=["health"])
 
@@ -18,11 +20,14 @@ def healthz(settings: SettingsDep, store: StoreDep) -> JSONResponse | Health:
     """200 with document and chunk counts when an index is live; 503 with status no_index before."""
     key = index_key(settings)
     live = store.live(key)
+    second = settings.second_embedder
+    second_live = store.live(f"{settings.index_name}-{embedder_key(second)}") if second else None
     if live is None:
         body = Health(status="no_index", index_loaded=False, index=key, collection=None, documents=0, chunks=0,
-                      embedder=settings.embedder, store=store.description)
+                      embedder=settings.embedder, store=store.description, second_embedder=second,
+                      second_collection=second_live)
         return JSONResponse(body.model_dump(), status_code=503)
     documents = open_manifest(settings.index_dir, store, live)
     return Health(status="ok", index_loaded=True, index=key, collection=live, documents=len(documents),
                   chunks=sum(len(d.chunk_ids) for d in documents.values()), embedder=settings.embedder,
-                  store=store.description)
+                  store=store.description, second_embedder=second, second_collection=second_live)

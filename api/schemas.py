@@ -334,6 +334,8 @@ class Health(BaseModel):
     chunks: int
     embedder: str
     store: str
+    second_embedder: str | None = None  # ZHENGWU_SECOND_EMBEDDER, when set
+    second_collection: str | None = None  # its live collection; None while it has no index (two lists are fused)
 
 
 def _time(seconds: float) -> dt.datetime:

@@ -120,7 +120,7 @@ class HybridRetriever:
         self.ranker = ranker
         self.second = second
         self.second_key = f"{index_name}-{second.key}" if second is not None else None
-        self._second_missing_told = False
+        self._second_trouble_told = False
         self._live: _Live | None = None
         self._lock = threading.Lock()
 
@@ -208,8 +208,8 @@ class HybridRetriever:
         return []
 
     def _tell_once(self, problem: str) -> None:
-        if not self._second_missing_told:
-            self._second_missing_told = True
+        if not self._second_trouble_told:
+            self._second_trouble_told = True
             logging.getLogger("zhengwu.retrieval").warning("%s; fusing two lists meanwhile", problem)
 
     def _current(self) -> _Live:

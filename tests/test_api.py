@@ -44,7 +44,10 @@ def test_healthz_reports_the_live_index(make_settings: Callable[..., Settings], 
     body = TestClient(create_app(settings)).get("/healthz").json()
     assert body["status"] == "ok" and body["index_loaded"] is True
     assert (body["documents"], body["chunks"], body["embedder"]) == (4, 15, "e5")
-    assert body["index"] == f"{settings.index_name}-e5"
+    assert body["index"] == f"{settings.index_name}-e5" and body["second_embedder"] is None
+    with_second = settings.model_copy(update={"second_embedder": "use"})  # set, not indexed with yet: two lists fused
+    body = TestClient(create_app(with_second)).get("/healthz").json()
+    assert body["status"] == "ok" and body["second_embedder"] == "use" and body["second_collection"] is None
 
 
 def build_assistant(settings: Settings, embedder: Embedder, corpus: Path) -> Assistant:
