@@ -230,5 +230,10 @@ def test_fit_ranker_reads_only_dev_questions_and_writes_weights_that_load(tmp_pa
     assert set(figures["ncp"]) == {"n", "fusion", "linear", "quadratic"} and "span@5" in figures["ncp"]["quadratic"]
     ranker = LearnedRanker.load(out)
     assert ranker.degree == 2 and ranker.provenance["degree"] == 2  # the default written
+    linear = CliRunner().invoke(app, ["fit-ranker", "--msgabench", str(qa), "--ncp", str(ncp), "--out",
+                                      str(tmp_path / "linear.json"), "--degree", "1", "--json"],
+                                env={"ZHENGWU_DATA_DIR": str(tmp_path / "data"), "ZHENGWU_EMBEDDER": "use"})
+    assert linear.exit_code == 0, linear.output
+    assert "linear (written)" in linear.output and LearnedRanker.load(tmp_path / "linear.json").degree == 1
     assert ranker.provenance["fitted_on"]["msgabench"] == f"dev split ({dev_msga} questions)"
     assert ranker.provenance["embedder"] == "use" and ranker.provenance["cross_validated"] == figures
