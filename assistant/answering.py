@@ -42,6 +42,11 @@ DEFAULT_GUIDE_SECTIONS = HOW_TO_SECTIONS
 # Questions on one aspect of a matter (materials, time limit, fee, place, phone, conditions, basis,
 # amounts): every intent but the how-to-do-it one.
 ASPECT_WORDS = tuple(word for words, sections in INTENTS if sections != HOW_TO_SECTIONS for word in words)
+# Where-to-go and whom-to-call sections read alike in every guide ("…登记处（示例路66号）", "…热线"):
+# they say little about the matter, so they do not choose the document unless the question asks
+# where or whom (on the eval set's dev half a divorce guide's 办理地点 led an ID-card question).
+CONTACT_SECTIONS = ("办理地点", "咨询电话")
+CONTACT_WORDS = tuple(word for words, sections in INTENTS if set(sections) <= set(CONTACT_SECTIONS) for word in words)
 # "能…吗？" asks whether one qualifies: the conditions answer it.
 YES_NO = re.compile(r"能不能|可不可以|可唔可以|得唔得|行不行|(能|可以|可唔可以).*(吗|嗎|不|(?<![什怎这那多])么|嘛|冇)[？?！!。]*$")
 FOLLOW_UP_MAX_CHARS = 14  # longer questions stand alone unless they open anaphorically
@@ -111,7 +116,8 @@ class ExtractiveAnswerer:
         top = passages[0]
         if top.kind == "faq" and (top.dense or 0) >= self.thresholds.faq:
             return self._finish(query, resolved, "faq", self._faq_blocks(top, catalog), catalog)
-        doc_id = self._step_for_aspect(self._primary_document(passages, resolved.text), passages, query.text)
+        doc_id = self._primary_document(matter_passages(passages, resolved.text), resolved.text)
+        doc_id = self._step_for_aspect(doc_id, passages, query.text)
         doc_passages = [p for p in passages if p.doc_id == doc_id]
         kind = doc_passages[0].kind
         if kind == "faq":
@@ -293,6 +299,14 @@ class ExtractiveAnswerer:
 INTENT_WORDS = tuple(word for words, _ in INTENTS for word in words)
 # How-to-do-it words that ask about the same matter, not a new one ("能代办吗？", "周末能办吗？").
 MODALITY_WORDS = frozenset("带些 接下来 接下 然后 之后 下一步 拿到 领到 下来 时候 要交 能办 哪办 本人 代办 委托 周末 邮寄 网上 线上 现场 窗口 预约 排队 当天 加急 自己 亲自 手机".split())
+
+
+def matter_passages(passages: list[Passage], text: str) -> list[Passage]:
+    """The passages that may choose the document answered from: without the contact sections
+    (`CONTACT_SECTIONS`) unless the question asks where or whom, and never none."""
+    if any(word in text for word in CONTACT_WORDS):
+        return passages
+    return [p for p in passages if p.section not in CONTACT_SECTIONS] or passages
 
 
 def _weigh(query: Query, passages: list[Passage]) -> Evidence:

@@ -168,3 +168,19 @@ def test_evidence_suffices_above_the_floor_with_a_close_match_or_enough_of_the_w
     assert Evidence(0.90, 0.0).suffices(thresholds)  # a close match on its own
     assert Evidence(0.885, 0.34).suffices(thresholds) and not Evidence(0.885, 0.33).suffices(thresholds)
     assert not Evidence(0.885, None).suffices(thresholds)  # a question with no terms needs the close match
+
+
+def test_contact_sections_do_not_choose_the_matter_unless_asked_where_or_whom() -> None:
+    from assistant.answering import matter_passages
+    from assistant.retrieval import Passage
+
+    def passage(doc_id: str, section: str) -> Passage:
+        return Passage(f"{doc_id}#{section}", doc_id, "……", {"doc_id": doc_id, "section": section, "kind": "guide"}, 0.5)
+
+    place = passage("guide-divorce-registration", "办理地点")
+    phone = passage("guide-idcard-first", "咨询电话")
+    conditions = passage("guide-idcard-first", "受理条件")
+    asked = "我孙女今年满十六了，是不是该带她去办个身份证了"
+    assert matter_passages([place, phone, conditions], asked) == [conditions]
+    assert matter_passages([place, phone, conditions], "婚姻登记在哪里办") == [place, phone, conditions]
+    assert matter_passages([place, phone], asked) == [place, phone]  # never none
