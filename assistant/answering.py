@@ -21,7 +21,7 @@ from assistant.catalog import Catalog
 from assistant.errors import ConfigError
 from assistant.lexical import tokenize
 from assistant.query import Query, QueryNormalizer
-from assistant.retrieval import HybridRetriever, Passage
+from assistant.retrieval import HybridRetriever, Passage, Retrieved
 from assistant.scope import ScopeChecker
 from assistant.store import StoredChunk
 
@@ -99,16 +99,9 @@ class ExtractiveAnswerer:
         self.k = k
 
     def answer(self, question: str, history: tuple[str, ...] = ()) -> Answer:
-        query = self.normalizer.normalize(question)
-        resolved = self._resolve_follow_up(query, history)
-        verdict = self.scope.check(query.text)
-        if verdict is not None:
-            return self._refuse(query, resolved, verdict.reason, verdict.category, [])
-        if self.bundles is not None:  # a life event (刚生了孩子要办什么): the 一件事一次办 checklist
-            bundle = self.bundles.answer(question, query.text)
-            if bundle is not None:
-                return replace(bundle, resolved_question=resolved.text)
-        found = self.retriever.search(resolved, k=self.k)
+        query, resolved, found = self._search(question, history)
+        if isinstance(found, Answer):
+            return found
         passages, catalog = found.passages, found.catalog
         if catalog is None or not _weigh(resolved, passages).suffices(self.thresholds):
             return self._refuse(query, resolved, "在现有的政策和办事指南资料里没有找到能回答这个问题的可靠依据。", "no_evidence",
@@ -131,17 +124,27 @@ class ExtractiveAnswerer:
         mode = "bundle" if kind == "bundle" else "guide"
         return self._finish(query, resolved, mode, blocks, catalog)
 
-    def weigh(self, question: str, history: tuple[str, ...] = ()) -> Evidence | None:
-        """What the evidence check sees for `question`, or None when `answer` decides before it (out
-        of scope, or a life event's checklist): for choosing the thresholds on the eval set."""
+    def weigh(self, question: str, history: tuple[str, ...] = ()) -> Evidence | Answer:
+        """What the evidence check sees for `question`, or the answer `answer` gives before the
+        check (out of scope: a refusal; a life event: its checklist): for choosing the thresholds."""
+        _, resolved, found = self._search(question, history)
+        if isinstance(found, Answer):
+            return found
+        return _weigh(resolved, found.passages if found.catalog is not None else [])
+
+    def _search(self, question: str, history: tuple[str, ...]) -> tuple[Query, Query, Retrieved | Answer]:
+        """The question normalised, resolved against the conversation, and either what retrieval
+        found or the answer given before retrieval (out of scope, or a life event)."""
         query = self.normalizer.normalize(question)
         resolved = self._resolve_follow_up(query, history)
-        if self.scope.check(query.text) is not None:
-            return None
-        if self.bundles is not None and self.bundles.answer(question, query.text) is not None:
-            return None
-        found = self.retriever.search(resolved, k=self.k)
-        return _weigh(resolved, found.passages if found.catalog is not None else [])
+        verdict = self.scope.check(query.text)
+        if verdict is not None:
+            return query, resolved, self._refuse(query, resolved, verdict.reason, verdict.category, [])
+        if self.bundles is not None:  # a life event (刚生了孩子要办什么): the 一件事一次办 checklist
+            bundle = self.bundles.answer(question, query.text)
+            if bundle is not None:
+                return query, resolved, replace(bundle, resolved_question=resolved.text)
+        return query, resolved, self.retriever.search(resolved, k=self.k)
 
     def _step_for_aspect(self, doc_id: str, passages: list[Passage], text: str) -> str:
         """For a question on one aspect (materials, time limit, fee …) that retrieval led to a

@@ -1,8 +1,8 @@
 """Choosing the evidence thresholds (`assistant.answering.Thresholds`) on the eval set.
 
 Each question is weighed once: the extractive answerer says what its evidence check sees
-(`weigh`), or that it decides before the check (out of scope: refused; a life event: answered with
-a checklist; those questions are answered once more to see which). With an LLM configured, the
+(`weigh`), or gives the answer it gives before the check (out of scope: a refusal; a life event: a
+checklist). With an LLM configured, the
 figures are still the extractive answerer's, whose refusals the LLM answerer keeps.
 Every threshold choice on a grid is then scored without asking again: refusal accuracy on the
 must-refuse questions and false refusals on the answerable ones, as `python -m eval run` counts
@@ -44,9 +44,11 @@ class Outcome:
 def gather(answerer: ExtractiveAnswerer, questions: list[EvalQuestion]) -> list[Case]:
     cases = []
     for q in questions:
-        evidence = answerer.weigh(q.question, q.history)
-        refused = answerer.answer(q.question, q.history).refused if evidence is None else False
-        cases.append(Case(q.must_refuse, evidence, refused))
+        weighed = answerer.weigh(q.question, q.history)
+        if isinstance(weighed, Evidence):
+            cases.append(Case(q.must_refuse, weighed))
+        else:  # answered before the check
+            cases.append(Case(q.must_refuse, None, weighed.refused))
     return cases
 
 
