@@ -21,7 +21,6 @@ from assistant.service import Assistant
 from assistant.settings import Settings
 from assistant.store import ChromaStore
 from assistant.tickets import TicketStore, open_ticket
-from indexer.loaders import load_paths
 from indexer.reindex import ReindexJob, Uploads, indexed_documents
 from web.mount import mount_web
 

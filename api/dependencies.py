@@ -27,8 +27,7 @@ from assistant.service import Assistant
 from assistant.settings import Settings
 from assistant.store import ChromaStore
 from assistant.tickets import TicketStore
-from indexer.reindex import index_key
-from indexer.reindex import ReindexJob, Uploads
+from indexer.reindex import ReindexJob, Uploads, index_key
 
 
 class AssistantProvider:

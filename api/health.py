@@ -9,7 +9,6 @@ from fastapi.responses import JSONResponse
 from api.dependencies import SettingsDep, StoreDep, index_key
 from api.schemas import Health
 from assistant.catalog import open_manifest
-from assistant.embedders import embedder_key
 
 router = APIRouter(tags=["health"])
 
@@ -21,7 +20,7 @@ def healthz(settings: SettingsDep, store: StoreDep) -> JSONResponse | Health:
     key = index_key(settings)
     live = store.live(key)
     second = settings.second_embedder
-    second_live = store.live(f"{settings.index_name}-{embedder_key(second)}") if second else None
+    second_live = store.live(index_key(settings, second)) if second else None
     if live is None:
         body = Health(status="no_index", index_loaded=False, index=key, collection=None, documents=0, chunks=0,
                       embedder=settings.embedder, store=store.description, second_embedder=second,

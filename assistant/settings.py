@@ -92,18 +92,12 @@ class Settings(BaseSettings):
     @field_validator("embedder")
     @classmethod
     def _check_embedder(cls, value: str) -> str:
-        if value not in ("e5", "use") and not (value.startswith("st:") and len(value) > 3):
-            raise ValueError(f"embedder must be 'e5', 'use' or 'st:<path>', got {value!r}")
-        return value
+        return _embedder_spec("embedder", value)
 
     @field_validator("second_embedder", mode="before")
     @classmethod
     def _check_second_embedder(cls, value: Any) -> Any:
-        if value in (None, ""):
-            return None
-        if not isinstance(value, str) or value not in ("e5", "use") and not (value.startswith("st:") and len(value) > 3):
-            raise ValueError(f"second_embedder must be 'e5', 'use' or 'st:<path>', got {value!r}")
-        return value
+        return None if value in (None, "") else _embedder_spec("second_embedder", value)
 
     @model_validator(mode="after")
     def _check_two_embedders(self) -> Settings:
@@ -143,6 +137,12 @@ class Settings(BaseSettings):
     @property
     def index_dir(self) -> Path:
         return self.data_dir / "index"
+
+
+def _embedder_spec(name: str, value: object) -> str:
+    if not isinstance(value, str) or value not in ("e5", "use") and not (value.startswith("st:") and len(value) > 3):
+        raise ValueError(f"{name} must be 'e5', 'use' or 'st:<path>', got {value!r}")
+    return value
 
 
 def _describe(exc: ValidationError) -> str:

@@ -57,9 +57,10 @@ def default_sources(settings: Settings) -> list[Path]:
     return sources
 
 
-def index_key(settings: Settings) -> str:
-    """The key of the index the settings' embedder answers from (`zhengwu-e5`)."""
-    return f"{settings.index_name}-{embedder_key(settings.embedder)}"
+def index_key(settings: Settings, embedder: str | None = None) -> str:
+    """The key of the index an embedder (by default the settings' own, which answers) writes to,
+    e.g. `zhengwu-e5`."""
+    return f"{settings.index_name}-{embedder_key(embedder or settings.embedder)}"
 
 
 def load_sources(sources: list[Path]) -> LoadResult:
