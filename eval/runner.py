@@ -2,7 +2,8 @@
 
 Per question: retrieval (expected document in top 1 / top 5 of the retriever, MRR), the answer
 (must-include facts found in the answer text), citations (precision: a cited passage is correct
-when it belongs to an expected document or quotes one of the expected facts), refusals (accuracy on
+when it belongs to an expected document — for an expected life-event bundle, also the guides of its
+steps, which its checklist is built from — or quotes one of the expected facts), refusals (accuracy on
 `must_refuse`, false refusals on answerable questions), and latency.
 
 Given an `Assistant`, each question is asked as a citizen asks it (`Assistant.ask`: retrieval,
@@ -22,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
 from assistant.answer import Answer
+from assistant.bundles import BundleGuide
 from assistant.retrieval import HybridRetriever
 from assistant.service import Assistant
 from eval.questions import EvalQuestion
@@ -63,19 +65,21 @@ def run_question(asked: Assistant | RetrievingAnswerer, q: EvalQuestion) -> Ques
     """Ask one question (through the assistant, or the bare answerer) and score what came back."""
     if isinstance(asked, Assistant):
         answer, ms = ask(asked, q)
-        retriever = retriever_of(asked)
+        answerer = getattr(asked.answerer, "extractive", asked.answerer)
     else:
         started = time.perf_counter()
         answer = asked.answer(q.question, q.history)
         ms = (time.perf_counter() - started) * 1000
-        retriever = asked.retriever
+        answerer = asked
+    retriever = answerer.retriever
+    supporting = supporting_docs(q, getattr(answerer, "bundles", None))
     resolved = answer.resolved_question or answer.normalized_question
     # Retrieval is scored on its own, at depth 10, whatever the answerer used (or if it refused early).
     passages = retriever.retrieve(resolved, k=10)
     retrieved = list(dict.fromkeys(p.doc_id for p in passages))
     text = shown_text(answer)
     facts_found = 0 if answer.refused else sum(fact in text for fact in q.must_include)
-    correct = sum(c.doc_id in q.expected_docs or any(f in c.quote for f in q.must_include) for c in answer.citations)
+    correct = sum(c.doc_id in supporting or any(f in c.quote for f in q.must_include) for c in answer.citations)
     failures = []
     if q.must_refuse and not answer.refused:
         failures.append("answered a must-refuse question")
@@ -93,6 +97,13 @@ def run_question(asked: Assistant | RetrievingAnswerer, q: EvalQuestion) -> Ques
                           correct, len(answer.citations), round(ms, 1), failures, answer.plain is not None)
 
 
+def supporting_docs(q: EvalQuestion, bundles: BundleGuide | None) -> frozenset[str]:
+    """The documents whose passages support an answer to `q`: the expected ones and, for an
+    expected life-event bundle, the guides of its steps (the checklist's materials are theirs)."""
+    steps = (bundles.step_guides(doc_id) for doc_id in q.expected_docs) if bundles is not None else ()
+    return frozenset(q.expected_docs).union(*steps)
+
+
 def ask(assistant: Assistant, q: EvalQuestion) -> tuple[Answer, float]:
     """`Assistant.ask` in a fresh conversation that holds the question's history; the answer and
     the milliseconds the ask took."""
@@ -102,12 +113,6 @@ def ask(assistant: Assistant, q: EvalQuestion) -> tuple[Answer, float]:
     started = time.perf_counter()
     answer = assistant.ask(q.question, conversation_id=conversation)
     return answer, (time.perf_counter() - started) * 1000
-
-
-def retriever_of(assistant: Assistant) -> HybridRetriever:
-    """The retriever behind the assistant's answerer (the LLM answerer's extractive one)."""
-    answerer = getattr(assistant.answerer, "extractive", assistant.answerer)
-    return answerer.retriever
 
 
 def shown_text(answer: Answer) -> str:
