@@ -3,7 +3,8 @@
 The corpus holds national rules and one sample city (示例市); a question about a named place
 elsewhere (湖北省, 宿州市, 海陵区 …) asks for local rules the assistant does not have. The names
 come from the place entries (`ns`) of the dictionary that ships inside jieba, kept only when they
-end in an administrative suffix, plus the provinces by their short names. Hong Kong, Macao and
+end in an administrative suffix, plus the provinces by their short names, plus the cities people
+name without a suffix (温州, 佛山 …) from `data/cities.txt`. Hong Kong, Macao and
 Taiwan are left out on purpose: questions about travelling there are answered by national guides.
 """
 
@@ -35,12 +36,17 @@ class PlaceNames:
         self.names = names
 
     @classmethod
-    def from_jieba(cls) -> PlaceNames:
+    def load(cls) -> PlaceNames:
         try:
             text = resources.files("jieba").joinpath("dict.txt").read_text(encoding="utf-8")
         except (OSError, ModuleNotFoundError) as exc:
             raise ConfigError(f"cannot read jieba's dictionary for place names: {exc}") from exc
+        try:
+            cities = resources.files("assistant").joinpath("data", "cities.txt").read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read the city names: {exc}") from exc
         names = set(PROVINCES) | {f"{p}省" for p in PROVINCES}
+        names |= {line.strip() for line in cities.splitlines() if line.strip() and not line.startswith("#")}
         for line in text.splitlines():
             word, _, tag = line.rpartition(" ")
             word = word.split(" ")[0]
@@ -49,8 +55,9 @@ class PlaceNames:
         return cls(frozenset(names))
 
     def find(self, text: str) -> str | None:
-        """The first place in `text` whose rules the question asks about, if any."""
-        for token in tokenize(text):
+        """A place in `text` whose rules the question asks about, if any (the longest name first:
+        宿州市 before 宿州)."""
+        for token in sorted(tokenize(text), key=len, reverse=True):
             if token not in self.names:
                 continue
             for found in re.finditer(re.escape(token), text):

@@ -122,7 +122,7 @@ class Assistant:
         retriever = HybridRetriever(ChromaStore.connect(settings), create_embedder(settings.embedder, settings.threads),
                                     normalizer, settings.index_dir, settings.index_name, DEFAULT_WEIGHTS,
                                     load_ranker(settings), second)
-        scope = ScopeChecker.load(places=PlaceNames.from_jieba())
+        scope = ScopeChecker.load(places=PlaceNames.load())
         extractive = ExtractiveAnswerer(retriever, normalizer, scope, Thresholds(),
                                         bundles=bundles or BundleGuide.from_corpus(settings.corpus_dir))
         rules = PlainRewriter.from_settings(settings)
