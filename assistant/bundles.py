@@ -103,6 +103,7 @@ class BundleRules(BaseModel):
 
     events: dict[str, list[str]]
     asks: list[str]
+    lists: list[str] = []
     generic: list[str] = []
     materials: list[MaterialName]
 
@@ -112,7 +113,7 @@ class BundleRules(BaseModel):
             text = path.read_text(encoding="utf-8") if path else (
                 resources.files("assistant").joinpath("data/bundles.yaml").read_text(encoding="utf-8"))
             rules = cls.model_validate(yaml.safe_load(text))
-            for pattern in [*rules.asks, *(p for ps in rules.events.values() for p in ps),
+            for pattern in [*rules.asks, *rules.lists, *(p for ps in rules.events.values() for p in ps),
                             *(p for m in rules.materials for p in m.patterns)]:
                 re.compile(pattern)
         except (OSError, yaml.YAMLError, ValidationError, re.error) as exc:
@@ -182,6 +183,7 @@ class BundleGuide:
                  rules: BundleRules | None = None) -> None:
         self.rules = rules or BundleRules.load()
         self._asks = re.compile("|".join(f"(?:{p})" for p in self.rules.asks))
+        self._lists = re.compile("|".join(f"(?:{p})" for p in self.rules.lists)) if self.rules.lists else None
         given = None if callable(documents) else list(documents)
         self._read: Callable[[], Iterable[Document]] = documents if given is None else (lambda: given)  # type: ignore[assignment]
         self._shelf: Lazy[_Shelf] = Lazy(self._stock)
@@ -203,7 +205,8 @@ class BundleGuide:
         guides = {d.doc_id: d for d in docs if d.kind == "guide"}
         bundles = {d.doc_id: d for d in docs if d.kind == "bundle" and _valid(d)}
         triggers = {i: re.compile("|".join(f"(?:{p})" for p in self._trigger_patterns(d))) for i, d in bundles.items()}
-        terms = {i: self._terms(d, guides) for i, d in bundles.items()}
+        events = set(tokenize(" ".join(f"{d.extra.get('event', '')} {d.title.replace('一件事', '')}" for d in bundles.values())))
+        terms = {i: self._terms(d, guides) - events for i, d in bundles.items()}
         return _Shelf(guides, bundles, triggers, terms)
 
     def documents(self) -> list[Document]:
@@ -235,19 +238,26 @@ class BundleGuide:
             return None
         _, _, bundle_id, matched = best
         rest = shelf.triggers[bundle_id].sub(" ", text)
-        asks = self._asks.search(rest)
+        lists = self._lists.search(rest) if self._lists else None
+        asks = self._asks.search(rest) or lists
         bare = re.fullmatch(r"(我|我们|我家|家里|刚|刚刚|已经|要|快|马上|准备|打算|想|想要)*[了啦呀啊吗呢]*", rest.replace(" ", ""))
         if asks is None and bare is None:
             return None
         rest_terms = set(tokenize(self._asks.sub(" ", rest))) - set(self.rules.generic)
-        if rest_terms & shelf.matter_terms[bundle_id]:
+        if lists is None and rest_terms & shelf.matter_terms[bundle_id]:
             return None
         return EventMatch(bundle_id, str(shelf.bundles[bundle_id].extra.get("event", "")), matched)
 
     def answer(self, question: str, normalized_question: str = "") -> Answer | None:
         """A bundle answer when the question is about a life event, else None (answer it normally)."""
         match = self.recognize(normalized_question or question)
-        return None if match is None else to_answer(self.get(match.bundle_id), question, normalized_question or question)
+        return None if match is None else self.checklist(match.bundle_id, question, normalized_question)
+
+    def checklist(self, bundle_id: str, question: str, normalized_question: str = "") -> Answer | None:
+        """The bundle's checklist as the answer to `question` (None for an unknown bundle)."""
+        if bundle_id not in self.shelf.bundles:
+            return None
+        return to_answer(self.get(bundle_id), question, normalized_question or question)
 
     def _trigger_patterns(self, doc: Document) -> list[str]:
         own = [str(doc.extra.get("event", "")), doc.title.replace("一件事", "")]
@@ -255,8 +265,11 @@ class BundleGuide:
         return [re.escape(w) for w in own if len(w) >= 2] + extra + self.rules.events.get(doc.doc_id, [])
 
     def _terms(self, doc: Document, guides: dict[str, Document]) -> set[str]:
-        titles = " ".join(guides[s.guide].title for s in bundle_steps(doc) if s.guide in guides)
-        return {t for t in tokenize(titles) if len(t) >= 2} - set(self.rules.generic)
+        """The words of the bundle's matters: the words of its guides' titles, and their tags whole
+        (社保卡 beside 社会保障卡; a tag's parts, like 外地 of 外地户口, say nothing of the matter)."""
+        steps = [guides[s.guide] for s in bundle_steps(doc) if s.guide in guides]
+        titles = {t for t in tokenize(" ".join(g.title for g in steps)) if len(t) >= 2}
+        return (titles | {tag for g in steps for tag in g.tags if len(tag) >= 2}) - set(self.rules.generic)
 
 
 def to_answer(bundle: Bundle, question: str, normalized_question: str = "") -> Answer:

@@ -119,6 +119,13 @@ def test_a_bundle_with_malformed_steps_is_left_out(corpus: dict[str, Document]) 
     ("准备开公司要办哪些手续", "bundle-company-opening"),
     ("买了套二手房要办什么手续", "bundle-home-purchase"),
     ("被裁员了怎么办", "bundle-unemployment"),
+    ("刚扯了证，要办些什么，帮我列一下", "bundle-marriage"),  # asking for a list, or for the order
+    ("家里添了个闺女，手续先办哪个后办哪个", "bundle-newborn"),
+    ("我爸下个月就不上班了，该办的事给列个清单", "bundle-retirement"),
+    ("单位把我辞了，要办的事有哪些", "bundle-unemployment"),
+    ("想整个小公司，从哪一步开始办", "bundle-company-opening"),
+    ("刚买了层楼，手续的顺序是什么", "bundle-home-purchase"),
+    ("刚领了证，我户口还在老家，要办的事给我列全", "bundle-marriage"),  # a whole list asked for outright
 ])
 def test_life_event_questions_are_recognised(guide: BundleGuide, question: str, bundle_id: str) -> None:
     match = guide.recognize(question)
@@ -133,6 +140,9 @@ def test_life_event_questions_are_recognised(guide: BundleGuide, question: str, 
     "结婚证丢了怎么办",
     "身份证没了要办什么",  # "没了" is not a death without a person
     "补领身份证要带什么材料",
+    "生了孩子以后办社保卡的顺序是什么",  # one matter of the event, asked for its order
+    "退休了公积金提取要列哪些材料清单",
+    "刚生了孩子，社保卡要办哪些手续",  # 社保卡: a tag of one of its guides (社会保障卡申领与补换)
 ])
 def test_questions_about_one_matter_are_not_bundle_questions(guide: BundleGuide, question: str) -> None:
     assert guide.recognize(question) is None
