@@ -113,6 +113,10 @@ class ExtractiveAnswerer:
         doc_id = self._step_for_aspect(doc_id, passages, query.text)
         doc_passages = [p for p in passages if p.doc_id == doc_id]
         kind = doc_passages[0].kind
+        if kind == "bundle" and self.bundles is not None and not any(word in query.text for word in ASPECT_WORDS):
+            checklist = self.bundles.checklist(doc_id, question, query.text)  # the bundle's answer is its checklist
+            if checklist is not None:
+                return replace(checklist, resolved_question=resolved.text)
         if kind == "faq":
             return self._finish(query, resolved, "faq", self._faq_blocks(doc_passages[0], catalog), catalog)
         if kind == "policy" and _is_articles(catalog, doc_id):

@@ -160,6 +160,27 @@ def test_an_aspect_question_is_answered_from_a_step_guide_not_the_life_event_che
     assert kept.ask(question).mode == "bundle"  # no guide of its steps was found: the checklist still answers
 
 
+def test_a_life_event_checklist_retrieval_chose_is_answered_as_the_checklist(
+        make_settings: Callable[..., Settings], e5: Embedder, tiny_corpus: Path) -> None:
+    from assistant.bundles import BundleGuide
+
+    write(tiny_corpus / "bundles" / "bundle-unemployment.md", BUNDLE_JOBLESS.replace(  # a situation in its own words
+        "非本人意愿中断就业后，申领失业保险金。", "劳动合同到期后用人单位不再续签、人员离开单位的，按下列顺序安排后续事项。"))
+    plain = build(make_settings(), e5, tiny_corpus)
+    answerer = plain.answerer
+    guide = BundleGuide.from_corpus(tiny_corpus)
+    with_bundles = Assistant(ExtractiveAnswerer(answerer.retriever, answerer.normalizer, answerer.scope,  # type: ignore[attr-defined]
+                                                Thresholds(), bundles=guide))
+    question = "劳动合同到期单位不再续签，后续怎么安排"  # names no event word: the bundle guide does not recognise it
+    assert guide.recognize(question) is None
+    assert answerer.retriever.retrieve(question, k=8)[0].doc_id == "bundle-unemployment"  # type: ignore[attr-defined]
+    answer = with_bundles.ask(question)
+    assert answer.mode == "bundle" and answer.blocks[0].heading == "失业一件事：办理顺序"
+    assert "1. 失业保险金申领" in answer.blocks[0].text
+    sections = plain.ask(question)  # without the checklists known: the bundle document's sections
+    assert sections.mode == "bundle" and sections.blocks[0].heading != "失业一件事：办理顺序"
+
+
 def test_evidence_suffices_above_the_floor_with_a_close_match_or_enough_of_the_words() -> None:
     from assistant.answering import Evidence
 
