@@ -329,3 +329,18 @@ def test_the_sweep_puts_the_fewest_errors_first_and_then_the_smallest_change() -
     assert best[0].errors == 0 and best[0].thresholds.dense_floor == 0.88  # the nearest floor that does it
     assert [o.errors for o in best] == sorted(o.errors for o in best)
     assert all(o.thresholds.dense_floor <= 0.886 for o in best if o.errors == 0)
+
+
+def test_the_guides_of_an_expected_bundles_steps_support_its_checklist() -> None:
+    from assistant.bundles import BundleGuide
+    from eval.questions import EvalQuestion
+    from eval.runner import supporting_docs
+
+    guide = BundleGuide.from_corpus(Path(__file__).resolve().parents[1] / "corpus")
+    event = EvalQuestion("q-x-01", "x", "刚生了孩子要办什么", "standard", "生育", expected_docs=("bundle-newborn",))
+    supporting = supporting_docs(event, guide)
+    assert {"bundle-newborn", "guide-newborn-hukou", "guide-social-security-card"} <= supporting
+    assert "guide-marriage-registration" not in supporting  # not one of its steps
+    matter = EvalQuestion("q-y-01", "y", "社保卡丢了怎么补", "standard", "社保卡", expected_docs=("guide-social-security-card",))
+    assert supporting_docs(matter, guide) == {"guide-social-security-card"}  # a guide has no steps
+    assert supporting_docs(event, None) == {"bundle-newborn"}  # no bundle guide: the expected documents only
