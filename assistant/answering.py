@@ -20,6 +20,7 @@ from assistant.bundles import BundleGuide
 from assistant.catalog import Catalog
 from assistant.errors import ConfigError
 from assistant.lexical import tokenize
+from assistant.matters import named_matters, unnamed
 from assistant.query import Query, QueryNormalizer
 from assistant.retrieval import HybridRetriever, Passage, Retrieved
 from assistant.scope import ScopeChecker
@@ -72,14 +73,17 @@ class Thresholds:
 
 @dataclass(frozen=True)
 class Evidence:
-    """What the evidence check weighs: the best cosine among the passages and the share of the
-    question's terms the best-ranked passage holds (None when the question has no terms)."""
+    """What the evidence check weighs: the best cosine among the passages, the share of the
+    question's terms the best-ranked passage holds (None when the question has no terms), and the
+    matters the question names that none of the best three passages' documents names
+    (`assistant.matters`: 育儿补贴 asked, only 出生登记 found)."""
 
     best_dense: float
     coverage: float | None
+    unnamed: tuple[str, ...] = ()
 
     def suffices(self, thresholds: Thresholds) -> bool:
-        if self.best_dense < thresholds.dense_floor:
+        if self.unnamed or self.best_dense < thresholds.dense_floor:
             return False
         if self.best_dense >= thresholds.dense_weak:
             return True
@@ -103,9 +107,11 @@ class ExtractiveAnswerer:
         if isinstance(found, Answer):
             return found
         passages, catalog = found.passages, found.catalog
-        if catalog is None or not _weigh(resolved, passages).suffices(self.thresholds):
-            return self._refuse(query, resolved, "在现有的政策和办事指南资料里没有找到能回答这个问题的可靠依据。", "no_evidence",
-                                passages, catalog)
+        evidence = _weigh(resolved, passages, catalog)
+        if catalog is None or not evidence.suffices(self.thresholds):
+            missing = f"关于“{'、'.join(evidence.unnamed)}”" if evidence.unnamed else "能回答这个问题"
+            return self._refuse(query, resolved, f"在现有的政策和办事指南资料里没有找到{missing}的可靠依据。", "no_evidence",
+                                [] if evidence.unnamed else passages, catalog)  # sources on another matter name no department for it
         top = passages[0]
         if top.kind == "faq" and (top.dense or 0) >= self.thresholds.faq:
             return self._finish(query, resolved, "faq", self._faq_blocks(top, catalog), catalog)
@@ -134,7 +140,7 @@ class ExtractiveAnswerer:
         _, resolved, found = self._search(question, history)
         if isinstance(found, Answer):
             return found
-        return _weigh(resolved, found.passages if found.catalog is not None else [])
+        return _weigh(resolved, found.passages, found.catalog)
 
     def _search(self, question: str, history: tuple[str, ...]) -> tuple[Query, Query, Retrieved | Answer]:
         """The question normalised, resolved against the conversation, and either what retrieval
@@ -316,12 +322,22 @@ def matter_passages(passages: list[Passage], text: str) -> list[Passage]:
     return [p for p in passages if p.section not in CONTACT_SECTIONS] or passages
 
 
-def _weigh(query: Query, passages: list[Passage]) -> Evidence:
-    if not passages:
+def _weigh(query: Query, passages: list[Passage], catalog: Catalog | None) -> Evidence:
+    if not passages or catalog is None:
         return Evidence(0.0, None)
     terms = set(tokenize(query.search_text))
     found = set(tokenize(f"{passages[0].title} {passages[0].text}"))
-    return Evidence(max(p.dense or 0.0 for p in passages), len(terms & found) / len(terms) if terms else None)
+    sources = [_document_text(catalog, doc_id) for doc_id in dict.fromkeys(p.doc_id for p in passages[:3])]
+    return Evidence(max(p.dense or 0.0 for p in passages), len(terms & found) / len(terms) if terms else None,
+                    unnamed(named_matters(query.text), sources))
+
+
+def _document_text(catalog: Catalog, doc_id: str) -> str:
+    """A document's title, tags and text, as the catalog holds them."""
+    entry = catalog.documents.get(doc_id)
+    chunks = [catalog.chunks[c] for c in entry.chunk_ids if c in catalog.chunks] if entry else []
+    tags = str(chunks[0].metadata.get("tags", "")) if chunks else ""
+    return " ".join([entry.title if entry else "", tags, *(c.text for c in chunks)])
 
 
 def _matter_terms(text: str) -> set[str]:

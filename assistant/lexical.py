@@ -27,8 +27,7 @@ _jieba_lock = threading.Lock()
 _jieba_ready = False
 
 
-def tokenize(text: str) -> list[str]:
-    """jieba search-mode tokens, without punctuation and stopwords."""
+def _jieba():  # type: ignore[no-untyped-def]
     import jieba
 
     global _jieba_ready
@@ -38,12 +37,22 @@ def tokenize(text: str) -> list[str]:
                 jieba.setLogLevel(logging.WARNING)
                 jieba.initialize()
                 _jieba_ready = True
+    return jieba
+
+
+def tokenize(text: str) -> list[str]:
+    """jieba search-mode tokens, without punctuation and stopwords."""
     tokens = []
-    for token in jieba.lcut_for_search(text.lower()):
+    for token in _jieba().lcut_for_search(text.lower()):
         token = token.strip()
         if token and token not in STOPWORDS and TOKEN_OK.search(token):
             tokens.append(token)
     return tokens
+
+
+def words(text: str) -> list[str]:
+    """jieba's precise-mode words, in order, everything kept (no sub-words, no stopwords dropped)."""
+    return _jieba().lcut(text)
 
 
 class LexicalIndex:

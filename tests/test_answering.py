@@ -189,6 +189,17 @@ def test_evidence_suffices_above_the_floor_with_a_close_match_or_enough_of_the_w
     assert Evidence(0.90, 0.0).suffices(thresholds)  # a close match on its own
     assert Evidence(0.885, 0.34).suffices(thresholds) and not Evidence(0.885, 0.33).suffices(thresholds)
     assert not Evidence(0.885, None).suffices(thresholds)  # a question with no terms needs the close match
+    assert not Evidence(0.99, 1.0, ("收养",)).suffices(thresholds)  # the matter asked about is in no source
+
+
+def test_a_matter_no_source_names_is_refused_however_close_the_sources_read(assistant: Assistant) -> None:
+    answer = assistant.ask("居民身份证的收养登记补领要带什么材料？")  # reads like the ID-card guide, asks 收养登记
+    assert answer.refused and answer.refusal_reason == "no_evidence" and not answer.citations
+    handoff = answer.handoff
+    assert handoff is not None and "关于“收养”" in handoff.message and "12345" in handoff.message
+    assert handoff.department == ""  # the ID-card guide's department is not the one for 收养登记
+    named = assistant.ask("居民身份证补领登记要带什么材料？")  # its own matter: the guide names 身份证
+    assert not named.refused and "户口簿" in named.text
 
 
 def test_contact_sections_do_not_choose_the_matter_unless_asked_where_or_whom() -> None:
