@@ -50,9 +50,13 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
-def words(text: str) -> list[str]:
-    """jieba's precise-mode words, in order, everything kept (no sub-words, no stopwords dropped)."""
-    return _jieba().lcut(text)
+def tagged_words(text: str) -> list[tuple[str, str, bool]]:
+    """jieba's precise-mode words in order, each with its part of speech and whether jieba's
+    dictionary holds it (a word jieba guessed is often a typo or a dialect word); nothing dropped."""
+    jieba = _jieba()
+    import jieba.posseg
+
+    return [(w.word, w.flag, jieba.dt.FREQ.get(w.word, 0) > 0) for w in jieba.posseg.lcut(text)]
 
 
 class LexicalIndex:

@@ -13,28 +13,35 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from assistant.lexical import words
+from assistant.lexical import tagged_words
 
 SERVICE_WORDS = ("补贴", "津贴", "补助", "登记", "许可证", "许可", "报名", "执照", "资格", "备案", "认定", "考试", "证")
-# Words that stand before a service word without naming a matter ("办证", "这个补贴", "申请登记").
-NOT_MATTERS = frozenset("办 办理 申请 申领 领取 去 要 想 这个 那个 一个 什么 啥 哪个 哪些 相关 有关 个人 本人".split())
+# Words that stand before a service word without naming a matter ("办证", "需要登记", "提前报名").
+NOT_MATTERS = frozenset("办 办理 申请 申领 领取 去 来 要 想 能 会 可以 需要 应该 得 该 有 没有 还有 提前 重新 再 不能 不要 不用 "
+                        "能不能 要不要 可不可以 是不是 "
+                        "这个 那个 一个 相关 有关 个人 本人 自己".split())
+# Parts of speech that never name a matter: pronouns (怎么, 哪里, 什么), adverbs, numerals,
+# prepositions, conjunctions, particles, time and place words, direction words, idioms.
+FUNCTION_TAGS = frozenset("r d df m mq q p c u uj ul uv uz ug y e o t tg f s l i z zg a ad an".split())
 HAN = re.compile(r"[\u4e00-\u9fff]{2,}")
 
 
 def named_matters(text: str) -> list[str]:
     """The words that name what `text` asks about: the word before a service word (育儿 of
-    育儿补贴), or the first part of a word that ends in one (残疾 of 残疾证)."""
+    育儿补贴), or the first part of a word that ends in one (残疾 of 残疾证). Only dictionary words
+    that can name a thing or an act: not 怎么 (结婚怎么登记), not a guessed word (a typo)."""
     found: list[str] = []
-    tokens = words(text)
-    for i, token in enumerate(tokens):
+    tokens = tagged_words(text)
+    for i, (token, _, _) in enumerate(tokens):
         for service in SERVICE_WORDS:
             if token == service and i > 0:
-                name = tokens[i - 1]
+                name, tag, known = tokens[i - 1]
             elif token.endswith(service) and len(token) - len(service) >= 2:
-                name = token[: -len(service)]
+                name, tag, known = token[: -len(service)], "n", True
             else:
                 continue
-            if HAN.fullmatch(name) and name not in NOT_MATTERS and name not in found:
+            if (HAN.fullmatch(name) and known and tag not in FUNCTION_TAGS and name not in NOT_MATTERS
+                    and name not in found):
                 found.append(name)
             break
     return found

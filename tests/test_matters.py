@@ -18,6 +18,11 @@ from assistant.matters import named_matters, unnamed
     ("这个补贴怎么领", []),
     ("身份证丢了怎么办", ["身份"]),
     ("退休了要办什么", []),  # no service word: nothing named
+    ("结婚怎么登记", []),  # a pronoun, not a matter
+    ("在哪里报名", []),
+    ("能不能给补贴", []),
+    ("每月补贴多少", []),  # a time word
+    ("烟操证去哪办", []),  # a word jieba only guessed (a typo): not taken for a matter
 ])
 def test_the_word_before_a_service_word_names_the_matter(question: str, names: list[str]) -> None:
     assert named_matters(question) == names
