@@ -1,7 +1,8 @@
 """Run the staff eval set through the full assistant and score it.
 
 Per question: retrieval (expected document in top 1 / top 5 of the retriever, MRR), the answer
-(must-include facts found in the answer text), citations (precision: a cited passage is correct
+(must-include facts found in the answer text, as the document states them or as the plain
+rewriter retells them), citations (precision: a cited passage is correct
 when it belongs to an expected document — for an expected life-event bundle, also the guides of its
 steps, which its checklist is built from — or quotes one of the expected facts), refusals (accuracy on
 `must_refuse`, false refusals on answerable questions), and latency.
@@ -22,9 +23,10 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
-from assistant.answer import Answer
+from assistant.answer import Answer, Block, RewriteOptions
 from assistant.bundles import BundleGuide
 from assistant.retrieval import HybridRetriever
+from assistant.rewriter import PlainRewriter
 from assistant.service import Assistant
 from eval.questions import EvalQuestion
 
@@ -63,9 +65,11 @@ class QuestionResult:
 
 def run_question(asked: Assistant | RetrievingAnswerer, q: EvalQuestion) -> QuestionResult:
     """Ask one question (through the assistant, or the bare answerer) and score what came back."""
+    rewriter = None
     if isinstance(asked, Assistant):
         answer, ms = ask(asked, q)
         answerer = getattr(asked.answerer, "extractive", asked.answerer)
+        rewriter = asked.rewriter if answer.plain is not None else None
     else:
         started = time.perf_counter()
         answer = asked.answer(q.question, q.history)
@@ -78,7 +82,9 @@ def run_question(asked: Assistant | RetrievingAnswerer, q: EvalQuestion) -> Ques
     passages = retriever.retrieve(resolved, k=10)
     retrieved = list(dict.fromkeys(p.doc_id for p in passages))
     text = shown_text(answer)
-    facts_found = 0 if answer.refused else sum(fact in text for fact in q.must_include)
+    forms = {fact: fact_forms(fact, rewriter) for fact in q.must_include}
+    found_facts = [] if answer.refused else [fact for fact in q.must_include if any(form in text for form in forms[fact])]
+    facts_found = len(found_facts)
     correct = sum(c.doc_id in supporting or any(f in c.quote for f in q.must_include) for c in answer.citations)
     failures = []
     if q.must_refuse and not answer.refused:
@@ -89,12 +95,24 @@ def run_question(asked: Assistant | RetrievingAnswerer, q: EvalQuestion) -> Ques
         if not any(d in q.expected_docs for d in retrieved[:5]):
             failures.append("expected document not in top 5")
         if facts_found < len(q.must_include):
-            failures.append(f"missing facts: {[f for f in q.must_include if answer.refused or f not in text]}")
+            failures.append(f"missing facts: {[f for f in q.must_include if f not in found_facts]}")
         if answer.citations and correct < len(answer.citations):
             failures.append("cited an unrelated passage")
     return QuestionResult(q.id, q.style, q.topic, q.question, q.must_refuse, answer.refused, retrieved[:5],
                           [f"{c.doc_id}#{c.section}" for c in answer.citations], text, facts_found, len(q.must_include),
                           correct, len(answer.citations), round(ms, 1), failures, answer.plain is not None)
+
+
+def fact_forms(fact: str, rewriter: object | None) -> tuple[str, ...]:
+    """A fact as the document states it and, when the plain rewriter told the answer, as the
+    rewriter tells it ("个人不缴纳" → "个人不交", "住房公积金" → "公积金"): the rewriter's own
+    fact check has already held its numbers and names to the source's."""
+    if not isinstance(rewriter, PlainRewriter):
+        return (fact,)
+    told = rewriter.rewrite(Answer(question="", normalized_question="", blocks=(Block("", fact, ()),), citations=(),
+                                   mode="guide"), RewriteOptions())
+    plain = told.blocks[0].text if told.facts_preserved and told.blocks else fact
+    return tuple(dict.fromkeys((fact, plain)))
 
 
 def supporting_docs(q: EvalQuestion, bundles: BundleGuide | None) -> frozenset[str]:

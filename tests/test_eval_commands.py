@@ -344,3 +344,13 @@ def test_the_guides_of_an_expected_bundles_steps_support_its_checklist() -> None
     matter = EvalQuestion("q-y-01", "y", "社保卡丢了怎么补", "standard", "社保卡", expected_docs=("guide-social-security-card",))
     assert supporting_docs(matter, guide) == {"guide-social-security-card"}  # a guide has no steps
     assert supporting_docs(event, None) == {"bundle-newborn"}  # no bundle guide: the expected documents only
+
+
+def test_a_fact_counts_as_the_document_states_it_or_as_the_plain_rewriter_retells_it() -> None:
+    from assistant.rewriter import PlainRewriter
+    from eval.runner import fact_forms
+
+    rewriter = PlainRewriter.load(Path(__file__).resolve().parents[1] / "corpus")
+    assert fact_forms("个人不缴纳", rewriter) == ("个人不缴纳", "个人不交")
+    assert fact_forms("40元", rewriter) == ("40元",)  # nothing to retell
+    assert fact_forms("个人不缴纳", None) == ("个人不缴纳",)  # no plain rewriter ran: the document's words only
