@@ -135,16 +135,28 @@ def test_thresholds_are_validated() -> None:
         Thresholds(dense_floor=0.95, dense_weak=0.9)
 
 
-def test_an_aspect_question_is_answered_from_a_step_guide_not_the_life_event_checklist(
-        make_settings: Callable[..., Settings], e5: Embedder, tiny_corpus: Path) -> None:
+def with_checklists(plain: Assistant, corpus: Path) -> Assistant:
+    """`plain`'s retriever, normaliser and scope, with the life-event bundles of `corpus` known."""
     from assistant.bundles import BundleGuide
 
-    write(tiny_corpus / "bundles" / "bundle-unemployment.md", BUNDLE_JOBLESS.replace(  # a checklist on the very words
-        "非本人意愿中断就业后，申领失业保险金。", "失业后申领失业保险金，失业保险金最长可以领取多长时间、办理要多长时间，见各事项。"))
-    plain = build(make_settings(), e5, tiny_corpus)
     answerer = plain.answerer
-    with_bundles = Assistant(ExtractiveAnswerer(answerer.retriever, answerer.normalizer, answerer.scope,  # type: ignore[attr-defined]
-                                                Thresholds(), bundles=BundleGuide.from_corpus(tiny_corpus)))
+    return Assistant(ExtractiveAnswerer(answerer.retriever, answerer.normalizer, answerer.scope,  # type: ignore[attr-defined]
+                                        Thresholds(), bundles=BundleGuide.from_corpus(corpus)))
+
+
+def jobless_checklist(settings: Settings, e5: Embedder, corpus: Path, situation: str) -> tuple[Assistant, Assistant]:
+    """The unemployment checklist written with `situation` as its 适用情形, indexed: the assistant
+    without the checklists known and the one with them."""
+    write(corpus / "bundles" / "bundle-unemployment.md", BUNDLE_JOBLESS.replace("非本人意愿中断就业后，申领失业保险金。", situation))
+    plain = build(settings, e5, corpus)
+    return plain, with_checklists(plain, corpus)
+
+
+def test_an_aspect_question_is_answered_from_a_step_guide_not_the_life_event_checklist(
+        make_settings: Callable[..., Settings], e5: Embedder, tiny_corpus: Path) -> None:
+    plain, with_bundles = jobless_checklist(make_settings(), e5, tiny_corpus,  # a checklist on the very words
+                                            "失业后申领失业保险金，失业保险金最长可以领取多长时间、办理要多长时间，见各事项。")
+    answerer = plain.answerer
     question = "失业保险金最长可以领取多长时间"
     assert answerer.retriever.retrieve(question, k=8)[0].doc_id == "bundle-unemployment"  # type: ignore[attr-defined]
     answer = with_bundles.ask(question)
@@ -155,8 +167,7 @@ def test_an_aspect_question_is_answered_from_a_step_guide_not_the_life_event_che
     write(tiny_corpus / "bundles" / "bundle-unemployment.md", BUNDLE_JOBLESS.replace(  # now with no step retrieved
         "非本人意愿中断就业后，申领失业保险金。", "失业后申领失业保险金，失业保险金最长可以领取多长时间、办理要多长时间，见各事项。")
         .replace("guide: guide-unemployment-benefit", "guide: guide-not-in-the-corpus"))
-    kept = Assistant(ExtractiveAnswerer(answerer.retriever, answerer.normalizer, answerer.scope,  # type: ignore[attr-defined]
-                                        Thresholds(), bundles=BundleGuide.from_corpus(tiny_corpus)))
+    kept = with_checklists(plain, tiny_corpus)
     assert kept.ask(question).mode == "bundle"  # no guide of its steps was found: the checklist still answers
 
 
@@ -164,15 +175,11 @@ def test_a_life_event_checklist_retrieval_chose_is_answered_as_the_checklist(
         make_settings: Callable[..., Settings], e5: Embedder, tiny_corpus: Path) -> None:
     from assistant.bundles import BundleGuide
 
-    write(tiny_corpus / "bundles" / "bundle-unemployment.md", BUNDLE_JOBLESS.replace(  # a situation in its own words
-        "非本人意愿中断就业后，申领失业保险金。", "劳动合同到期后用人单位不再续签、人员离开单位的，按下列顺序安排后续事项。"))
-    plain = build(make_settings(), e5, tiny_corpus)
+    plain, with_bundles = jobless_checklist(make_settings(), e5, tiny_corpus,  # a situation in its own words
+                                            "劳动合同到期后用人单位不再续签、人员离开单位的，按下列顺序安排后续事项。")
     answerer = plain.answerer
-    guide = BundleGuide.from_corpus(tiny_corpus)
-    with_bundles = Assistant(ExtractiveAnswerer(answerer.retriever, answerer.normalizer, answerer.scope,  # type: ignore[attr-defined]
-                                                Thresholds(), bundles=guide))
     question = "劳动合同到期单位不再续签，后续怎么安排"  # names no event word: the bundle guide does not recognise it
-    assert guide.recognize(question) is None
+    assert BundleGuide.from_corpus(tiny_corpus).recognize(question) is None
     assert answerer.retriever.retrieve(question, k=8)[0].doc_id == "bundle-unemployment"  # type: ignore[attr-defined]
     answer = with_bundles.ask(question)
     assert answer.mode == "bundle" and answer.blocks[0].heading == "失业一件事：办理顺序"
