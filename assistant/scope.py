@@ -1,8 +1,11 @@
 """Out-of-scope questions, recognised by rules kept as data (`assistant/data/scope.yaml`).
 
 These are categories no document can answer safely (a person's own case, other cities' rules,
-fabrication, prompt extraction, personal medical/legal/investment advice, chitchat). Matching is
-done on the normalised question; a match means a refusal with a hand-off, never an answer.
+fabrication and forged documents, role-play and promised approvals, evading checks, prompt
+extraction and jailbreaks, forecasts of unannounced policy, personal medical/legal/investment
+advice, chitchat). Matching is done on the normalised question; a match means a refusal with a
+hand-off, never an answer. Other cities are found by `assistant.places`, which tells a place
+someone moves from or to from a place whose rules are asked about.
 """
 
 from __future__ import annotations

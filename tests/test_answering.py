@@ -9,6 +9,7 @@ from assistant.embedders import Embedder
 from assistant.lexicon import DialectEntry
 from assistant.query import QueryNormalizer
 from assistant.retrieval import HybridRetriever
+from assistant.places import PlaceNames
 from assistant.scope import ScopeChecker
 from assistant.service import Assistant, Conversations
 from assistant.settings import Settings
@@ -35,7 +36,8 @@ def build(settings: Settings, embedder: Embedder, corpus: Path, today: dt.date =
     store = index_corpus(settings, embedder, corpus).store
     normalizer = QueryNormalizer([DialectEntry("唔见咗", "丢了", "粤语"), DialectEntry("点样", "怎样", "粤语")], [])
     retriever = HybridRetriever(store, embedder, normalizer, settings.index_dir, settings.index_name)
-    return Assistant(ExtractiveAnswerer(retriever, normalizer, ScopeChecker.load(), Thresholds(), today=today))
+    return Assistant(ExtractiveAnswerer(retriever, normalizer, ScopeChecker.load(places=PlaceNames.load()), Thresholds(),
+                                        today=today))
 
 
 @pytest.fixture
