@@ -206,7 +206,7 @@ class BundleGuide:
         bundles = {d.doc_id: d for d in docs if d.kind == "bundle" and _valid(d)}
         triggers = {i: re.compile("|".join(f"(?:{p})" for p in self._trigger_patterns(d))) for i, d in bundles.items()}
         events = set(tokenize(" ".join(f"{d.extra.get('event', '')} {d.title.replace('一件事', '')}" for d in bundles.values())))
-        terms = {i: self._terms(d, guides) - events for i, d in bundles.items()}
+        terms = {i: self._terms(d, guides, events) for i, d in bundles.items()}
         return _Shelf(guides, bundles, triggers, terms)
 
     def documents(self) -> list[Document]:
@@ -264,12 +264,14 @@ class BundleGuide:
         extra = [str(t) for t in doc.extra.get("triggers") or []]  # a bundle may carry its own `triggers:`
         return [re.escape(w) for w in own if len(w) >= 2] + extra + self.rules.events.get(doc.doc_id, [])
 
-    def _terms(self, doc: Document, guides: dict[str, Document]) -> set[str]:
+    def _terms(self, doc: Document, guides: dict[str, Document], events: set[str]) -> set[str]:
         """The words of the bundle's matters: the words of its guides' titles, and their tags whole
-        (社保卡 beside 社会保障卡; a tag's parts, like 外地 of 外地户口, say nothing of the matter)."""
+        (社保卡 beside 社会保障卡; a tag's parts, like 外地 of 外地户口, say nothing of the matter)
+        unless a tag names a life event (生孩子, 开公司: the guides are tagged with their events)."""
         steps = [guides[s.guide] for s in bundle_steps(doc) if s.guide in guides]
         titles = {t for t in tokenize(" ".join(g.title for g in steps)) if len(t) >= 2}
-        return (titles | {tag for g in steps for tag in g.tags if len(tag) >= 2}) - set(self.rules.generic)
+        tags = {tag for g in steps for tag in g.tags if len(tag) >= 2 and tag not in events}
+        return (titles | tags) - set(self.rules.generic)
 
 
 def to_answer(bundle: Bundle, question: str, normalized_question: str = "") -> Answer:

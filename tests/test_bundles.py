@@ -143,8 +143,22 @@ def test_life_event_questions_are_recognised(guide: BundleGuide, question: str, 
     "生了孩子以后办社保卡的顺序是什么",  # one matter of the event, asked for its order
     "退休了公积金提取要列哪些材料清单",
     "刚生了孩子，社保卡要办哪些手续",  # 社保卡: a tag of one of its guides (社会保障卡申领与补换)
+    "生了孩子，出生登记要办哪些",  # 出生: a word of a guide's title, though the event's too
+    "开公司，公司登记要办哪些手续",
+    "刚生了孩子，帮我列出出生医学证明需要的材料",  # a list of one matter's materials, not of everything
+    "买了房，契税要交的单子在哪拿",
 ])
 def test_questions_about_one_matter_are_not_bundle_questions(guide: BundleGuide, question: str) -> None:
+    assert guide.recognize(question) is None
+
+
+@pytest.mark.parametrize("question", [
+    "已经申请劳动仲裁了，接下来要办什么",  # 仲裁了 is not 裁了
+    "从部队退下来要办哪些手续",
+    "整个企业注销的顺序是什么",  # 整个: the whole, not "set one up"
+    "驾驶证考完领了证后要办什么",
+])
+def test_words_that_only_look_like_a_life_event_are_not_one(guide: BundleGuide, question: str) -> None:
     assert guide.recognize(question) is None
 
 
