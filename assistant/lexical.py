@@ -12,6 +12,7 @@ import logging
 import re
 import threading
 from pathlib import Path
+from types import ModuleType
 
 import bm25s
 import numpy as np
@@ -27,7 +28,7 @@ _jieba_lock = threading.Lock()
 _jieba_ready = False
 
 
-def _jieba():  # type: ignore[no-untyped-def]
+def _jieba() -> ModuleType:
     import jieba
 
     global _jieba_ready

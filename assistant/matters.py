@@ -41,7 +41,7 @@ def named_matters(text: str) -> list[str]:
             else:
                 continue
             if (HAN.fullmatch(name) and known and tag not in FUNCTION_TAGS and name not in NOT_MATTERS
-                    and name not in found):
+                    and not name.endswith(SERVICE_WORDS) and name not in found):  # 资格 of 资格认定 is no matter
                 found.append(name)
             break
     return found

@@ -23,6 +23,8 @@ from assistant.matters import named_matters, unnamed
     ("能不能给补贴", []),
     ("每月补贴多少", []),  # a time word
     ("烟操证去哪办", []),  # a word jieba only guessed (a typo): not taken for a matter
+    ("低保资格认定要多久", ["低保"]),  # 资格 is a service word itself, not the matter
+    ("医保异地就医登记备案", ["就医"]),  # not 登记 of 登记备案
 ])
 def test_the_word_before_a_service_word_names_the_matter(question: str, names: list[str]) -> None:
     assert named_matters(question) == names
