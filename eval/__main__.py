@@ -464,6 +464,35 @@ def routing(
     _emit(report.as_json(), as_json)
 
 
+@app.command("scope")
+def scope(
+    data: Annotated[list[str], typer.Option("--data", help="PATH:FIELD of a JSONL file of real questions or messages (repeatable).")],
+    rules: Annotated[Path | None, typer.Option("--rules", help="Another scope.yaml to check instead of the shipped one.")] = None,
+    other_city: Annotated[bool, typer.Option("--other-city", help="Count the other-city refusals too.")] = False,
+    examples: Annotated[int, typer.Option("--examples", min=0, help="Examples shown per category.")] = 3,
+    max_chars: Annotated[int, typer.Option("--max-chars", min=1, help="Leave out longer texts.")] = 200,
+    threads: Threads = 1,
+    as_json: AsJson = False,
+) -> None:
+    """What the scope rules refuse in external texts (per category, with examples): for checking
+    rules on data they were not written from."""
+    from assistant.places import PlaceNames
+    from assistant.scope import ScopeChecker
+    from assistant.service import create_normalizer
+    from eval.scope import flag, print_scope, read_texts
+
+    settings = _settings(threads)
+    try:
+        texts = [text for spec in data for text in read_texts(spec, max_chars)]
+        checker = ScopeChecker.load(rules, places=PlaceNames.load())
+        report = flag(checker, create_normalizer(settings.corpus_dir), texts, other_city, examples)
+    except ZhengwuError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    print_scope(report, console)
+    _emit(report.as_json(), as_json)
+
+
 @app.command("soak")
 def soak(
     clients: Annotated[int, typer.Option(min=1, max=1000, help="Concurrent clients.")] = 50,

@@ -52,7 +52,7 @@ def in_split(key: str, split: BenchSplit) -> bool:
 def load_msgabench(path: Path, split: BenchSplit = "test") -> Benchmark:
     """MSGABench Q&A (`zhengwu_qa.jsonl`): the corpus is every official answer (questions are
     never indexed); a hit is the question's own answer or any identical answer."""
-    rows = _read_jsonl(path)
+    rows = read_jsonl(path)
     by_answer: dict[str, set[str]] = defaultdict(set)
     for row in rows:
         by_answer[row["answer"].strip()].add(row["id"])
@@ -74,11 +74,11 @@ def load_ncp(folder: Path, split: BenchSplit = "test") -> Benchmark:
     relevant document and the answer span (`eval_questions_on_subset.jsonl`)."""
     documents = [
         Document(doc_id=row["docid"], title="", kind="policy", body=row["text"], source_path="ncp")
-        for row in _read_jsonl(folder / "corpus_subset_599docs.jsonl")
+        for row in read_jsonl(folder / "corpus_subset_599docs.jsonl")
     ]
     queries = [
         BenchQuery(row["qid"], row["question"], frozenset([row["relevant_docid"]]), span=row.get("answer", ""))
-        for row in _read_jsonl(folder / "eval_questions_on_subset.jsonl")
+        for row in read_jsonl(folder / "eval_questions_on_subset.jsonl")
         if in_split(row["qid"], split)
     ]
     return Benchmark("ncp", documents, queries)
@@ -87,7 +87,7 @@ def load_ncp(folder: Path, split: BenchSplit = "test") -> Benchmark:
 def load_query_file(path: Path) -> list[BenchQuery]:
     """Anyone's own questions: JSON lines `{"question": ..., "relevant_ids": [...]}`."""
     queries = []
-    for number, row in enumerate(_read_jsonl(path), start=1):
+    for number, row in enumerate(read_jsonl(path), start=1):
         question, relevant = row.get("question"), row.get("relevant_ids")
         if not isinstance(question, str) or not question.strip() or not isinstance(relevant, list) or not relevant:
             raise LoadError(f"{path}:{number}", "each line needs a non-empty 'question' and 'relevant_ids' list")
@@ -95,7 +95,7 @@ def load_query_file(path: Path) -> list[BenchQuery]:
     return queries
 
 
-def _read_jsonl(path: Path) -> list[dict]:
+def read_jsonl(path: Path) -> list[dict]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:

@@ -21,7 +21,7 @@ from rich.table import Table
 
 from assistant.errors import LoadError
 from assistant.routing import KeywordRouter, ModelRouter, Prediction, Router
-from eval.datasets import _read_jsonl, in_split
+from eval.datasets import read_jsonl, in_split
 
 MIN_EXAMPLES = 5
 PORTAL = "首都之窗"  # the city portal: named beside the answering department in some labels
@@ -79,7 +79,7 @@ def clean_department(raw: object) -> str | None:
 
 def load_routing_data(path: Path, min_examples: int = MIN_EXAMPLES) -> RoutingData:
     rows, data = [], RoutingData([])
-    for number, raw in enumerate(_read_jsonl(path), start=1):
+    for number, raw in enumerate(read_jsonl(path), start=1):
         question, qid = str(raw.get("question") or "").strip(), raw.get("id")
         if not qid:
             raise LoadError(f"{path}:{number}", "a row without an 'id'")

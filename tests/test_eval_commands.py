@@ -354,3 +354,25 @@ def test_a_fact_counts_as_the_document_states_it_or_as_the_plain_rewriter_retell
     assert fact_forms("个人不缴纳", rewriter) == ("个人不缴纳", "个人不交")
     assert fact_forms("40元", rewriter) == ("40元",)  # nothing to retell
     assert fact_forms("个人不缴纳", None) == ("个人不缴纳",)  # no plain rewriter ran: the document's words only
+
+
+def test_scope_counts_what_the_rules_refuse_in_external_texts(tmp_path: Path) -> None:
+    messages = tmp_path / "messages.jsonl"
+    messages.write_text("".join(json.dumps({"id": i, "message": m}, ensure_ascii=False) + "\n" for i, m in enumerate([
+        "我最近老是失眠，吃什么药好", "明天天气怎么样", "身份证丢了怎么补办", "宿州市的低保标准是多少", "", 7])),
+        encoding="utf-8")
+    result = runner.invoke(app, ["scope", "--data", f"{messages}:message", "--json"])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert figures["texts"] == 4  # the empty text and the number are left out
+    assert figures["per_category"] == {"advice": 1, "chitchat": 1} and figures["flagged"] == 2  # other cities not counted
+    with_cities = json.loads(runner.invoke(app, ["scope", "--data", f"{messages}:message", "--other-city", "--json"])
+                             .stdout.strip().splitlines()[-1])
+    assert with_cities["per_category"]["other_city"] == 1
+    rules = tmp_path / "scope.yaml"
+    rules.write_text("- category: chitchat\n  reason: 不属于政务咨询。\n  patterns: ['身份证']\n", encoding="utf-8")
+    other = json.loads(runner.invoke(app, ["scope", "--data", f"{messages}:message", "--rules", str(rules), "--json"])
+                       .stdout.strip().splitlines()[-1])
+    assert other["per_category"] == {"chitchat": 1}  # another rules file, the same texts
+    bad = runner.invoke(app, ["scope", "--data", str(messages)])  # no field named
+    assert bad.exit_code == 1 and "PATH:FIELD" in bad.output
