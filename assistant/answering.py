@@ -116,7 +116,7 @@ class ExtractiveAnswerer:
         if top.kind == "faq" and (top.dense or 0) >= self.thresholds.faq:
             return self._finish(query, resolved, "faq", self._faq_blocks(top, catalog), catalog)
         doc_id = self._primary_document(matter_passages(passages, resolved.text), resolved.text)
-        doc_id = self._step_for_aspect(doc_id, passages, query.text)
+        doc_id = self._step_for_matter(doc_id, passages, query.text)
         doc_passages = [p for p in passages if p.doc_id == doc_id]
         kind = doc_passages[0].kind
         if kind == "bundle" and self.bundles is not None and not any(word in query.text for word in ASPECT_WORDS):
@@ -156,15 +156,15 @@ class ExtractiveAnswerer:
                 return query, resolved, replace(bundle, resolved_question=resolved.text)
         return query, resolved, self.retriever.search(resolved, k=self.k)
 
-    def _step_for_aspect(self, doc_id: str, passages: list[Passage], text: str) -> str:
-        """For a question on one aspect (materials, time limit, fee …) that retrieval led to a
-        life-event checklist, the best-ranked guide among the checklist's steps (or an FAQ on one of
-        them) that retrieval also found; else the checklist. The bundle guide answers "what must I
-        do" before retrieval; on the eval set's dev half every answer retrieval took from a
-        checklist was wrong (5 of 5)."""
-        if self.bundles is None or not any(word in text for word in ASPECT_WORDS):
+    def _step_for_matter(self, doc_id: str, passages: list[Passage], text: str) -> str:
+        """For a question on one aspect (materials, time limit, fee …) or on one matter of a life
+        event ("新生儿医保登记怎么办") that retrieval led to the event's checklist, the best-ranked
+        guide among the checklist's steps (or an FAQ on one of them) that retrieval also found;
+        else the checklist. The bundle guide answers "what must I do" before retrieval; on the eval
+        set's dev half every aspect answer retrieval took from a checklist was wrong (5 of 5)."""
+        if self.bundles is None or not any(p.doc_id == doc_id and p.kind == "bundle" for p in passages):
             return doc_id
-        if not any(p.doc_id == doc_id and p.kind == "bundle" for p in passages):
+        if not any(word in text for word in ASPECT_WORDS) and not self.bundles.names_matter(doc_id, text):
             return doc_id
         steps = self.bundles.step_guides(doc_id)
         for passage in passages:

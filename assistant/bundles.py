@@ -248,6 +248,15 @@ class BundleGuide:
             return None
         return EventMatch(bundle_id, str(shelf.bundles[bundle_id].extra.get("event", "")), matched)
 
+    def names_matter(self, bundle_id: str, text: str) -> bool:
+        """Whether `text` names one of the bundle's particular matters besides the event itself
+        ("新生儿医保登记怎么办" names 医保) without asking outright for the whole list."""
+        shelf = self.shelf
+        if bundle_id not in shelf.bundles or (self._lists and self._lists.search(text)):
+            return False
+        rest = shelf.triggers[bundle_id].sub(" ", PUNCTUATION.sub("", text))
+        return bool((set(tokenize(rest)) - set(self.rules.generic)) & shelf.matter_terms[bundle_id])
+
     def answer(self, question: str, normalized_question: str = "") -> Answer | None:
         """A bundle answer when the question is about a life event, else None (answer it normally)."""
         match = self.recognize(normalized_question or question)

@@ -188,6 +188,10 @@ def test_a_life_event_checklist_retrieval_chose_is_answered_as_the_checklist(
     assert "1. 失业保险金申领" in answer.blocks[0].text
     sections = plain.ask(question)  # without the checklists known: the bundle document's sections
     assert sections.mode == "bundle" and sections.blocks[0].heading != "失业一件事：办理顺序"
+    one_matter = "合同到期不续签离开单位，失业保险金怎么弄"  # names one of its matters: that step's guide answers
+    assert answerer.retriever.retrieve(one_matter, k=8)[0].doc_id == "bundle-unemployment"  # type: ignore[attr-defined]
+    step = with_bundles.ask(one_matter)
+    assert step.mode == "guide" and step.cited_doc_ids == ("guide-unemployment-benefit",)
 
 
 def test_evidence_suffices_above_the_floor_with_a_close_match_or_enough_of_the_words() -> None:

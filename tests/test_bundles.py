@@ -162,6 +162,13 @@ def test_words_that_only_look_like_a_life_event_are_not_one(guide: BundleGuide, 
     assert guide.recognize(question) is None
 
 
+def test_a_matter_of_the_event_is_named_unless_the_whole_list_is_asked_for(guide: BundleGuide) -> None:
+    assert guide.names_matter("bundle-newborn", "新生儿医保登记怎么办")  # 医保: a tag of a step's guide
+    assert not guide.names_matter("bundle-newborn", "新生儿要办哪些手续")  # the event's own words name no matter
+    assert not guide.names_matter("bundle-newborn", "新生儿医保这些，该办的事都给我列全")  # the whole list asked for
+    assert not guide.names_matter("bundle-not-there", "新生儿医保登记怎么办")
+
+
 def test_a_bundle_answer_cites_every_block(guide: BundleGuide) -> None:
     answer = guide.answer("刚生了孩子要办什么")
     assert answer is not None and answer.mode == "bundle" and not answer.refused
