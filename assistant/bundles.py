@@ -226,7 +226,8 @@ class BundleGuide:
     def recognize(self, question: str) -> EventMatch | None:
         """The bundle a question about a whole life event names: an event word and either a request
         for everything ("要办什么", "哪些手续") or nothing else ("退休了"), and none of the bundle's
-        particular matters ("新生儿落户要办什么" is about 落户)."""
+        particular matters in what it asks ("新生儿落户要办什么" is about 落户; "母亲去世了，医药费
+        是垫付的。请问要办哪些事项" describes a matter but asks for everything)."""
         text = PUNCTUATION.sub("", question)
         shelf = self.shelf
         best: tuple[int, int, str, str] | None = None
@@ -243,8 +244,10 @@ class BundleGuide:
         bare = re.fullmatch(r"(我|我们|我家|家里|刚|刚刚|已经|要|快|马上|准备|打算|想|想要)*[了啦呀啊吗呢]*", rest.replace(" ", ""))
         if asks is None and bare is None:
             return None
-        rest_terms = set(tokenize(self._asks.sub(" ", rest))) - set(self.rules.generic)
-        if lists is None and rest_terms & shelf.matter_terms[bundle_id]:
+        trigger = shelf.triggers[bundle_id]
+        asking = [c for c in PUNCTUATION.split(question) if c and self._asks.search(trigger.sub(" ", c))]
+        rest_terms = set(tokenize(self._asks.sub(" ", trigger.sub(" ", " ".join(asking)) if asking else rest)))
+        if lists is None and (rest_terms - set(self.rules.generic)) & shelf.matter_terms[bundle_id]:
             return None
         return EventMatch(bundle_id, str(shelf.bundles[bundle_id].extra.get("event", "")), matched)
 
@@ -271,7 +274,8 @@ class BundleGuide:
     def _trigger_patterns(self, doc: Document) -> list[str]:
         own = [str(doc.extra.get("event", "")), doc.title.replace("一件事", "")]
         extra = [str(t) for t in doc.extra.get("triggers") or []]  # a bundle may carry its own `triggers:`
-        return [re.escape(w) for w in own if len(w) >= 2] + extra + self.rules.events.get(doc.doc_id, [])
+        # the event's own word names a matter when 登记 or 证 follows (结婚登记, 退休证)
+        return [re.escape(w) + "(?!登记|证)" for w in own if len(w) >= 2] + extra + self.rules.events.get(doc.doc_id, [])
 
     def _terms(self, doc: Document, guides: dict[str, Document], events: set[str]) -> set[str]:
         """The words of the bundle's matters: the words of its guides' titles, and their tags whole

@@ -126,6 +126,10 @@ def test_a_bundle_with_malformed_steps_is_left_out(corpus: dict[str, Document]) 
     ("想整个小公司，从哪一步开始办", "bundle-company-opening"),
     ("刚买了层楼，手续的顺序是什么", "bundle-home-purchase"),
     ("刚领了证，我户口还在老家，要办的事给我列全", "bundle-marriage"),  # a whole list asked for outright
+    ("我母亲在外地住院时去世，医药费是自己垫付的。请问家属要办哪些事项？", "bundle-after-death"),  # a matter described, everything asked
+    ("我们是二婚，打算领证，领完证都要办哪些事", "bundle-marriage"),
+    ("看中了一套二手房，还要贷款，后面要办些什么", "bundle-home-purchase"),
+    ("我父亲住院没抢救过来，后面还有啥要办的，帮我捋一捋", "bundle-after-death"),
 ])
 def test_life_event_questions_are_recognised(guide: BundleGuide, question: str, bundle_id: str) -> None:
     match = guide.recognize(question)
@@ -157,6 +161,7 @@ def test_questions_about_one_matter_are_not_bundle_questions(guide: BundleGuide,
     "从部队退下来要办哪些手续",
     "整个企业注销的顺序是什么",  # 整个: the whole, not "set one up"
     "驾驶证考完领了证后要办什么",
+    "办理结婚登记需要带哪些证件？还要户口簿吗？",  # 结婚登记: one matter; 带哪些证件: its materials
 ])
 def test_words_that_only_look_like_a_life_event_are_not_one(guide: BundleGuide, question: str) -> None:
     assert guide.recognize(question) is None
