@@ -327,9 +327,10 @@ def _weigh(query: Query, passages: list[Passage], catalog: Catalog | None) -> Ev
         return Evidence(0.0, None)
     terms = set(tokenize(query.search_text))
     found = set(tokenize(f"{passages[0].title} {passages[0].text}"))
-    sources = [_document_text(catalog, doc_id) for doc_id in dict.fromkeys(p.doc_id for p in passages[:3])]
+    names = named_matters(query.text)
+    sources = [_document_text(catalog, doc_id) for doc_id in dict.fromkeys(p.doc_id for p in passages[:3])] if names else []
     return Evidence(max(p.dense or 0.0 for p in passages), len(terms & found) / len(terms) if terms else None,
-                    unnamed(named_matters(query.text), sources))
+                    unnamed(names, sources))
 
 
 def _document_text(catalog: Catalog, doc_id: str) -> str:

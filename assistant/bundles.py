@@ -244,20 +244,23 @@ class BundleGuide:
         bare = re.fullmatch(r"(我|我们|我家|家里|刚|刚刚|已经|要|快|马上|准备|打算|想|想要)*[了啦呀啊吗呢]*", rest.replace(" ", ""))
         if asks is None and bare is None:
             return None
-        trigger = shelf.triggers[bundle_id]
-        asking = [c for c in PUNCTUATION.split(question) if c and self._asks.search(trigger.sub(" ", c))]
-        rest_terms = set(tokenize(self._asks.sub(" ", trigger.sub(" ", " ".join(asking)) if asking else rest)))
-        if lists is None and (rest_terms - set(self.rules.generic)) & shelf.matter_terms[bundle_id]:
+        asking = [c for c in PUNCTUATION.split(question) if c and self._asks.search(shelf.triggers[bundle_id].sub(" ", c))]
+        if lists is None and self._matter_in(bundle_id, " ".join(asking) or text):
             return None
         return EventMatch(bundle_id, str(shelf.bundles[bundle_id].extra.get("event", "")), matched)
 
     def names_matter(self, bundle_id: str, text: str) -> bool:
         """Whether `text` names one of the bundle's particular matters besides the event itself
         ("新生儿医保登记怎么办" names 医保) without asking outright for the whole list."""
-        shelf = self.shelf
-        if bundle_id not in shelf.bundles or (self._lists and self._lists.search(text)):
+        if bundle_id not in self.shelf.bundles or (self._lists and self._lists.search(text)):
             return False
-        rest = shelf.triggers[bundle_id].sub(" ", PUNCTUATION.sub("", text))
+        return self._matter_in(bundle_id, PUNCTUATION.sub(" ", text))
+
+    def _matter_in(self, bundle_id: str, text: str) -> bool:
+        """Whether `text`, without the event's words and the asking words, holds one of the
+        bundle's matter words."""
+        shelf = self.shelf
+        rest = self._asks.sub(" ", shelf.triggers[bundle_id].sub(" ", text))
         return bool((set(tokenize(rest)) - set(self.rules.generic)) & shelf.matter_terms[bundle_id])
 
     def answer(self, question: str, normalized_question: str = "") -> Answer | None:
