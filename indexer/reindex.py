@@ -88,6 +88,7 @@ def reindex(
     *,
     rebuild: bool = False,
     embedder: Embedder | None = None,
+    second_embedder: Embedder | None = None,
     on_progress: ProgressCallback | None = None,
     on_problem: Callable[[LoadError], None] | None = None,
 ) -> IndexSummary:
@@ -96,7 +97,9 @@ def reindex(
     Files that cannot be loaded are passed to `on_problem` and skipped. With the default sources a
     missing corpus folder is an error: indexing without it would remove every corpus document. With
     `settings.second_embedder` the documents are indexed with it too, first, so that a failure
-    there leaves the index answers come from as it was; the summary is the first embedder's."""
+    there leaves the index answers come from as it was; the summary is the first embedder's.
+    `embedder` and `second_embedder` are the loaded models to use (created from the settings when
+    not given), so a long-running caller loads each once."""
     if sources is None:
         if not settings.corpus_dir.is_dir():
             raise IndexingError(f"the corpus folder {settings.corpus_dir} does not exist; nothing was indexed")
@@ -115,13 +118,14 @@ def reindex(
 
     second = None
     if settings.second_embedder:  # its index first: if it fails, the index answers are cited from is unchanged
-        second = index_with(create_embedder(settings.second_embedder, settings.threads))
+        second = index_with(second_embedder or create_embedder(settings.second_embedder, settings.threads))
     return replace(index_with(embedder or create_embedder(settings.embedder, settings.threads)), second=second)
 
 
 class ReindexRun(Protocol):
     def __call__(self, settings: Settings, sources: list[Path] | None = None, *, rebuild: bool = False,
-                 embedder: Embedder | None = None, on_progress: ProgressCallback | None = None,
+                 embedder: Embedder | None = None, second_embedder: Embedder | None = None,
+                 on_progress: ProgressCallback | None = None,
                  on_problem: Callable[[LoadError], None] | None = None) -> IndexSummary: ...
 
 
@@ -152,6 +156,7 @@ class ReindexJob:
         self._status = ReindexStatus()
         self._thread: threading.Thread | None = None
         self._embedder = embedder  # created on the first run when not given, then kept
+        self._second: Embedder | None = None  # the second embedder (ZHENGWU_SECOND_EMBEDDER), likewise
         self._problems: list[str] = []
 
     def start(self, rebuild: bool = False) -> ReindexStatus:
@@ -180,7 +185,9 @@ class ReindexJob:
         try:
             if self._embedder is None:
                 self._embedder = create_embedder(self.settings.embedder, self.settings.threads)
-            summary = self._run(self.settings, rebuild=rebuild, embedder=self._embedder,
+            if self.settings.second_embedder and self._second is None:
+                self._second = create_embedder(self.settings.second_embedder, self.settings.threads)
+            summary = self._run(self.settings, rebuild=rebuild, embedder=self._embedder, second_embedder=self._second,
                                 on_progress=self._progress, on_problem=self._problem)
             if self._on_success is not None:
                 self._on_success()

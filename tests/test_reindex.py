@@ -186,3 +186,24 @@ def test_a_failed_run_is_reported_not_raised(make_settings: Callable[..., Settin
     job.start()
     status = job.wait(60)
     assert status.state == "failed" and "corpus folder" in status.error and status.summary is None
+
+
+def test_the_job_loads_the_second_embedder_once_and_indexes_with_it(make_settings: Callable[..., Settings],
+                                                                    tiny_corpus: Path, e5: Embedder) -> None:
+    settings = make_settings(corpus_dir=str(tiny_corpus), second_embedder="use")
+    given: list[object] = []
+
+    def recorded(*args: object, **kwargs: object) -> IndexSummary:  # the real reindex, its models noted
+        given.append(kwargs["second_embedder"])
+        return reindex(*args, **kwargs)  # type: ignore[arg-type]
+
+    job = ReindexJob(settings, run=recorded, embedder=e5)
+    for rebuild in (False, True):
+        job.start(rebuild=rebuild)
+        status = job.wait(300)
+        assert status.state == "succeeded" and status.summary is not None and status.summary.second is not None
+    first, second = given
+    assert isinstance(first, Embedder) and first.key == "use" and second is first  # loaded once, used by both runs
+    assert status.summary.second.chunks_embedded == status.summary.chunks_embedded > 0  # the rebuild re-embedded both
+    store = ChromaStore.connect(settings)
+    assert store.live(f"{settings.index_name}-use") == status.summary.second.collection
