@@ -264,10 +264,21 @@ class DocumentOut(BaseModel):
     file: str
 
 
+class SecondIndexOut(BaseModel):
+    """The second embedder's index (ZHENGWU_SECOND_EMBEDDER), which adds a list to retrieval."""
+
+    embedder: str
+    collection: str | None = Field(description="Its live collection; null until a re-index builds it.")
+    documents: int
+    behind: list[str] = Field(description="Documents of the answering index that it lacks or holds in another "
+                                          "version; their old hits are ignored until a re-index.")
+
+
 class DocumentList(BaseModel):
     collection: str | None
     total: int
     documents: list[DocumentOut]
+    second_index: SecondIndexOut | None = None  # when a second embedder is set
 
 
 class UploadResult(BaseModel):

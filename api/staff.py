@@ -9,7 +9,15 @@ from fastapi import APIRouter, Depends, Path, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
 from api.dependencies import ReindexJobDep, SettingsDep, StoreDep, UploadsDep, index_key, require_staff
-from api.schemas import DeleteResult, DocumentList, DocumentOut, ReindexStatusOut, UploadResult, error_responses
+from api.schemas import (
+    DeleteResult,
+    DocumentList,
+    DocumentOut,
+    ReindexStatusOut,
+    SecondIndexOut,
+    UploadResult,
+    error_responses,
+)
 from assistant.answering import Thresholds
 from assistant.catalog import DocEntry, open_manifest
 from assistant.settings import Settings
@@ -44,7 +52,8 @@ def list_documents(settings: SettingsDep, store: StoreDep, uploads: UploadsDep) 
             documents.append(DocumentOut(doc_id=doc_id, title=doc.title, kind=doc.kind, effective_date=doc.effective_date,
                                          expires=doc.expires, stale=is_stale(doc.effective_date, doc.expires, today),
                                          chunks=0, source="upload", indexed=False, file=name))
-    return DocumentList(collection=collection, total=len(documents), documents=documents)
+    return DocumentList(collection=collection, total=len(documents), documents=documents,
+                        second_index=_second_index(settings, store, entries))
 
 
 @router.post("/documents", status_code=201, response_model=UploadResult, responses=error_responses(400, 409, 413, 422))
@@ -100,6 +109,17 @@ def is_stale(effective_date: str, expires: str, today: dt.date, max_age_years: i
 def _live_manifest(settings: Settings, store: ChromaStore) -> tuple[str | None, dict[str, DocEntry]]:
     collection = store.live(index_key(settings))
     return collection, open_manifest(settings.index_dir, store, collection) if collection else {}
+
+
+def _second_index(settings: Settings, store: ChromaStore, entries: dict[str, DocEntry]) -> SecondIndexOut | None:
+    """The second embedder's index beside the answering one's documents (`entries`)."""
+    if not settings.second_embedder:
+        return None
+    collection = store.live(index_key(settings, settings.second_embedder))
+    held = open_manifest(settings.index_dir, store, collection) if collection else {}
+    behind = [doc_id for doc_id, entry in sorted(entries.items())
+              if doc_id not in held or held[doc_id].doc_hash != entry.doc_hash]
+    return SecondIndexOut(embedder=settings.second_embedder, collection=collection, documents=len(held), behind=behind)
 
 
 def _first_chunk_metadata(store: ChromaStore, collection: str | None,

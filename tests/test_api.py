@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.schemas import AskResponse
+from api.staff import list_documents
 from assistant.answer import Answer
 from assistant.answering import ExtractiveAnswerer, Thresholds
 from assistant.embedders import Embedder
@@ -22,10 +23,13 @@ from assistant.retrieval import HybridRetriever
 from assistant.scope import ScopeChecker
 from assistant.service import Assistant
 from assistant.settings import Settings
+from assistant.store import ChromaStore
 from indexer.indexing import IndexSummary
-from indexer.reindex import ReindexJob, reindex
+from indexer.loaders import load_paths
+from indexer.reindex import ReindexJob, Uploads, reindex
 from tests.conftest import DOG_GUIDE, GUIDE_IDCARD, index_corpus, write_tiny_corpus
 from tests.test_matcher import POLICY
+from web.staff import describe_second_index
 
 STAFF_KEY = "s3cret-staff-key"
 STAFF = {"X-Staff-Key": STAFF_KEY}
@@ -511,3 +515,28 @@ def test_staleness_is_expiry_or_more_than_fifteen_years_in_force() -> None:
     assert is_stale("2012-01-01", "", today) and is_stale("2024-01-01", "2028-02-28", today)
     assert not is_stale("2013-03-01", "", today) and not is_stale("2024-01-01", "2028-02-29", today)
     assert not is_stale("", "", today)
+
+
+def test_staff_see_whether_the_second_index_is_in_step(make_settings: Callable[..., Settings], e5: Embedder,
+                                                       tiny_corpus: Path, tmp_path: Path) -> None:
+    settings = make_settings(corpus_dir=str(tiny_corpus), second_embedder="use")
+    store, uploads = ChromaStore.connect(settings), Uploads(tmp_path / "uploads")
+    indexer = index_corpus(settings, e5, tiny_corpus)  # the answering index only, as before the setting
+    listed = list_documents(settings, store, uploads)
+    assert listed.second_index is not None and listed.second_index.collection is None
+    assert listed.second_index.behind == sorted(d.doc_id for d in listed.documents) and listed.total == 4
+    assert "尚未建立" in describe_second_index(listed.second_index)
+
+    reindex(settings, embedder=e5)  # both indexes
+    second = list_documents(settings, store, uploads).second_index
+    assert second is not None and second.collection and second.documents == 4 and second.behind == []
+    assert "与主索引一致" in describe_second_index(second)
+
+    guide = tiny_corpus / "guides" / "guide-idcard-replace.md"
+    guide.write_text(guide.read_text(encoding="utf-8") + "\n补充说明。\n", encoding="utf-8")
+    indexer.run(load_paths([tiny_corpus]).documents)  # the answering index only: the second is a version behind
+    second = list_documents(settings, store, uploads).second_index
+    assert second is not None and second.behind == ["guide-idcard-replace"]
+    assert "1 篇与主索引不一致（guide-idcard-replace）" in describe_second_index(second)
+    assert list_documents(make_settings(corpus_dir=str(tiny_corpus)), store, uploads).second_index is None
+    assert describe_second_index(None) == ""

@@ -23,7 +23,7 @@ from api.dependencies import require_staff
 from api.errors import ApiError
 from api.feedback import list_feedback, resolve_feedback
 from api.limits import RateLimiter
-from api.schemas import FeedbackOut, ReindexStatusOut, ResolveRequest
+from api.schemas import FeedbackOut, ReindexStatusOut, ResolveRequest, SecondIndexOut
 from api.staff import list_documents, reindex_status, start_reindex
 from assistant.errors import ZhengwuError
 from assistant.feedback import FeedbackStore
@@ -120,6 +120,19 @@ def describe_reindex(status: ReindexStatusOut) -> str:
     return "\n\n".join(lines)
 
 
+def describe_second_index(second: SecondIndexOut | None) -> str:
+    """One line on the second embedder's index, when one is set: built, in step, or what it lacks."""
+    if second is None:
+        return ""
+    if second.collection is None:
+        return f"\n\n第二索引（{second.embedder}）尚未建立，检索暂只用主索引；请重新索引。"
+    if not second.behind:
+        return f"\n\n第二索引（{second.embedder}）：{second.documents} 篇，与主索引一致。"
+    shown = "、".join(second.behind[:5]) + ("等" if len(second.behind) > 5 else "")
+    return (f"\n\n第二索引（{second.embedder}）：{second.documents} 篇，其中 {len(second.behind)} 篇与主索引不一致"
+            f"（{shown}），这些文档在第二索引中的旧结果不参与检索；请重新索引。")
+
+
 class StaffConsole:
     """The console's event handlers; `staff_console()` lays the page out and wires them."""
 
@@ -198,7 +211,8 @@ class StaffConsole:
                  "⚠ 已过期或过旧" if doc.stale else "有效", str(doc.chunks), "上传" if doc.source == "upload" else "语料库",
                  "是" if doc.indexed else "否（需重新索引）"] for doc in listed.documents]
         stale = sum(doc.stale for doc in listed.documents)
-        return f"共 {listed.total} 篇文档，其中 {stale} 篇已过期或过旧（索引：{listed.collection or '尚未建立'}）。", rows
+        summary = f"共 {listed.total} 篇文档，其中 {stale} 篇已过期或过旧（索引：{listed.collection or '尚未建立'}）。"
+        return summary + describe_second_index(listed.second_index), rows
 
     def reindex(self, rebuild: bool, unlocked: bool) -> tuple[str, gr.Timer]:
         require_unlocked(unlocked)
