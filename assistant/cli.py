@@ -46,9 +46,13 @@ def index(
     paths: Annotated[list[Path] | None, typer.Argument(
         help="Files or folders (default: the corpus dir and the staff uploads under the data dir).")] = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-embed every document.")] = False,
+    drop_unused: Annotated[bool, typer.Option(
+        "--drop-unused", help="Drop the indexes of embedders these settings no longer name (e.g. a removed "
+                              "ZHENGWU_SECOND_EMBEDDER); run it with the settings the service runs with.")] = False,
 ) -> None:
     """Index documents into Chroma (incremental; atomic switch when complete)."""
-    from indexer.reindex import reindex
+    from assistant.store import ChromaStore
+    from indexer.reindex import drop_index, reindex, unused_indexes
 
     settings = _settings()
     skipped: list[str] = []
@@ -95,6 +99,18 @@ def index(
         console.print(f"second embedder's index {second.index_key}: {second.added} added, {second.updated} updated, "
                       f"{second.removed} removed, {second.unchanged} unchanged, {second.chunks_embedded} chunks "
                       f"embedded in {second.seconds:.1f}s; live collection {second.collection}", soft_wrap=True)
+    try:
+        store = ChromaStore.connect(settings)
+        for key in unused_indexes(settings, store):
+            if drop_unused:
+                drop_index(settings, store, key)
+                console.print(f"dropped index {key}: no embedder in these settings writes it", soft_wrap=True)
+            else:
+                console.print(f"index {key} is not used by these settings; `zhengwu index --drop-unused` removes it",
+                              soft_wrap=True)
+    except ZhengwuError as exc:
+        errors.print(f"[red]could not tidy unused indexes:[/red] {exc}", soft_wrap=True)
+        raise typer.Exit(1) from exc
 
 
 @app.command()

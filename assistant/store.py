@@ -28,6 +28,7 @@ from assistant.settings import Settings
 REGISTRY = "zhengwu-registry"
 PAGE = 1000
 NAME_OK = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,200}[a-zA-Z0-9]$")
+GENERATION = re.compile(r"^(.+)-g\d{20}$")  # `create_generation`'s names: the key and a microsecond stamp
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,21 @@ class ChromaStore:
         metadata = dict(registry.metadata or {})
         metadata[index_key] = collection
         self._call("switch the live index", lambda: registry.modify(metadata=metadata))
+
+    def keys(self) -> list[str]:
+        """Every index key the registry points at or a collection was made for (a run or a drop cut
+        short can leave collections without a pointer)."""
+        metadata = self._call("read the index registry", lambda: self._registry().metadata) or {}
+        pointed = {str(key) for key, value in metadata.items() if key != "purpose" and value}
+        names = self._call("list collections", lambda: [c.name for c in self._client.list_collections()])
+        made = {m.group(1) for m in map(GENERATION.match, names) if m}
+        return sorted(pointed | made)
+
+    def forget(self, index_key: str) -> None:
+        """Remove `index_key`'s pointer: nothing is served from it any more."""
+        registry = self._registry()
+        metadata = {key: value for key, value in (registry.metadata or {}).items() if key != index_key}
+        self._call("forget an index", lambda: registry.modify(metadata=metadata))
 
     # --- generations --------------------------------------------------------------------------
 

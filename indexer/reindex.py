@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import threading
 import time
 import uuid
@@ -61,6 +62,27 @@ def index_key(settings: Settings, embedder: str | None = None) -> str:
     """The key of the index an embedder (by default the settings' own, which answers) writes to,
     e.g. `zhengwu-e5`."""
     return f"{settings.index_name}-{embedder_key(embedder or settings.embedder)}"
+
+
+def unused_indexes(settings: Settings, store: ChromaStore) -> list[str]:
+    """Indexes under this index name that neither of the settings' embedders writes: left when
+    ZHENGWU_SECOND_EMBEDDER is removed or ZHENGWU_EMBEDDER changes. Keys are told apart by the form
+    `index_key` gives them (`<index name>-e5`, `-use`, `-st-…`)."""
+    used = {index_key(settings)} | ({index_key(settings, settings.second_embedder)} if settings.second_embedder else set())
+    own = re.compile(rf"{re.escape(settings.index_name)}-(e5|use|st-[a-z0-9-]+)")
+    return [key for key in store.keys() if own.fullmatch(key) and key not in used]
+
+
+def drop_index(settings: Settings, store: ChromaStore, key: str) -> None:
+    """Drop an index: its pointer first (nothing serves from it any more), then every generation
+    with its catalog folder. A drop cut short is finished by the next, which finds the collections
+    left without a pointer (`ChromaStore.keys`)."""
+    store.forget(key)
+    for collection in store.generations(key):
+        store.drop(collection)
+    for folder in settings.index_dir.glob(f"{key}-g*"):
+        shutil.rmtree(folder, ignore_errors=True)
+    (settings.index_dir / f".{key}.lock").unlink(missing_ok=True)
 
 
 def load_sources(sources: list[Path]) -> LoadResult:

@@ -1,10 +1,12 @@
 import json
-import json
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from assistant.cli import app
+from assistant.settings import Settings
+from assistant.store import ChromaStore
+from indexer.reindex import drop_index, unused_indexes
 from tests.conftest import write
 
 runner = CliRunner()
@@ -36,6 +38,42 @@ def test_index_with_a_second_embedder_says_what_each_index_did(tmp_path: Path, t
     assert "second embedder's index" in first.output and "-use: 4 added" in first.output
     again = runner.invoke(app, ["index"], env=env)
     assert again.exit_code == 0 and "4 unchanged" in again.output and "nothing changed" in again.output
+
+
+def test_index_names_the_index_of_a_removed_second_embedder_and_drops_it_when_asked(tmp_path: Path,
+                                                                                    tiny_corpus: Path) -> None:
+    env = env_for(tmp_path, tiny_corpus)
+    assert runner.invoke(app, ["index"], env={**env, "ZHENGWU_SECOND_EMBEDDER": "use"}).exit_code == 0
+    settings = Settings.from_environ(env_for(tmp_path, tiny_corpus))
+    store = ChromaStore.connect(settings)
+    unused = f"{settings.index_name}-use"
+    live = store.live(unused)
+    assert live is not None and (settings.index_dir / live).is_dir()
+
+    told = runner.invoke(app, ["index"], env=env)  # the setting removed: the second index is named, kept
+    assert told.exit_code == 0 and f"index {unused} is not used" in told.output, told.output
+    assert store.live(unused) == live and unused_indexes(settings, store) == [unused]
+
+    dropped = runner.invoke(app, ["index", "--drop-unused"], env=env)
+    assert dropped.exit_code == 0 and f"dropped index {unused}" in dropped.output, dropped.output
+    assert store.live(unused) is None and store.generations(unused) == [] and not (settings.index_dir / live).exists()
+    assert unused_indexes(settings, store) == [] and unused not in store.keys()
+    answering = store.require_live(f"{settings.index_name}-e5")  # the answering index is untouched
+    assert store.count(answering) == 15 and (settings.index_dir / answering).is_dir()
+    assert "not used" not in runner.invoke(app, ["index"], env=env).output
+
+
+def test_a_drop_cut_short_is_finished_by_the_next(tmp_path: Path, tiny_corpus: Path) -> None:
+    env = {**env_for(tmp_path, tiny_corpus), "ZHENGWU_SECOND_EMBEDDER": "use"}
+    assert runner.invoke(app, ["index"], env=env).exit_code == 0
+    settings = Settings.from_environ(env_for(tmp_path, tiny_corpus))
+    store = ChromaStore.connect(settings)
+    unused = f"{settings.index_name}-use"
+    store.forget(unused)  # as if the drop stopped after removing the pointer
+    assert store.live(unused) is None and len(store.generations(unused)) == 1
+    assert unused_indexes(settings, store) == [unused]  # found by its collection
+    drop_index(settings, store, unused)
+    assert store.generations(unused) == [] and unused_indexes(settings, store) == []
 
 
 def test_index_reports_skipped_files_and_goes_on(tmp_path: Path, tiny_corpus: Path) -> None:

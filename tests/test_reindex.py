@@ -18,9 +18,11 @@ from indexer.reindex import (
     UploadTooLargeError,
     Uploads,
     default_sources,
+    drop_index,
     indexed_documents,
     reindex,
     safe_name,
+    unused_indexes,
     uploads_dir,
 )
 from tests.conftest import DOG_GUIDE, write
@@ -207,3 +209,17 @@ def test_the_job_loads_the_second_embedder_once_and_indexes_with_it(make_setting
     assert status.summary.second.chunks_embedded == status.summary.chunks_embedded > 0  # the rebuild re-embedded both
     store = ChromaStore.connect(settings)
     assert store.live(f"{settings.index_name}-use") == status.summary.second.collection
+
+
+def test_an_unused_index_is_found_and_dropped_whatever_the_store(chroma_mode: str, make_settings: Callable[..., Settings],
+                                                                 tiny_corpus: Path, e5: Embedder) -> None:
+    both = make_settings(chroma_mode, corpus_dir=str(tiny_corpus), second_embedder="use")
+    reindex(both, embedder=e5)
+    one = Settings.from_environ({}, **{**both.model_dump(), "second_embedder": None})
+    store = ChromaStore.connect(one)
+    first, unused = f"{one.index_name}-e5", f"{one.index_name}-use"
+    assert unused_indexes(both, store) == [] and unused_indexes(one, store) == [unused]
+    assert {first, unused} <= set(store.keys())
+    drop_index(one, store, unused)
+    assert store.live(unused) is None and store.generations(unused) == [] and unused not in store.keys()
+    assert not list(one.index_dir.glob(f"{unused}-g*")) and store.count(store.require_live(first)) == 15
