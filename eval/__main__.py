@@ -415,6 +415,38 @@ def thresholds(
     _emit({"split": split, "n": len(cases), "current": row(current), "best": [row(o) for o in best]}, as_json)
 
 
+@app.command("holdout")
+def holdout(
+    split: Annotated[str, typer.Option(help="dev, test or all (by need: sha1(need) % 2 == 0 is test).")] = "dev",
+    questions: Annotated[Path | None, typer.Option("--questions", help="Eval set (default: ZHENGWU_EVAL_QUESTIONS).")] = None,
+    threads: Threads = 1,
+    as_json: AsJson = False,
+) -> None:
+    """Leave one matter out: each answerable question asked with its own documents (and the FAQs
+    and life-event bundles built on them) held out of retrieval. The share refused (the honest
+    answer, a lower bound) beside the false refusals with nothing held out."""
+    from assistant.answering import ExtractiveAnswerer
+    from assistant.service import Assistant
+    from eval.holdout import print_holdout, run_holdout
+    from eval.questions import load_questions
+    from indexer.reindex import reindex
+
+    if split not in ("dev", "test", "all"):
+        raise typer.BadParameter(f"split must be dev, test or all, got {split!r}")
+    settings = _settings(threads)
+    try:
+        asked = load_questions(questions or settings.eval_questions, split)  # type: ignore[arg-type]
+        reindex(settings)
+        answerer = Assistant.from_settings(settings).answerer
+        extractive = answerer if isinstance(answerer, ExtractiveAnswerer) else answerer.extractive  # type: ignore[attr-defined]
+        summary = run_holdout(extractive, asked)
+    except ZhengwuError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    print_holdout(summary, f"split {split}")
+    _emit({"split": split, **summary}, as_json)
+
+
 @app.command("plain")
 def plain(
     split: Annotated[str, typer.Option(help="dev, test or all (by need: sha1(need) % 2 == 0 is test).")] = "test",
