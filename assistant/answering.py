@@ -20,7 +20,7 @@ from assistant.bundles import BundleGuide
 from assistant.catalog import Catalog
 from assistant.errors import ConfigError
 from assistant.lexical import tokenize
-from assistant.matters import named_matters, unnamed
+from assistant.matters import named_matters, particular_things, unmentioned, unnamed
 from assistant.query import Query, QueryNormalizer
 from assistant.retrieval import HybridRetriever, Passage, Retrieved
 from assistant.scope import ScopeChecker
@@ -74,16 +74,24 @@ class Thresholds:
 @dataclass(frozen=True)
 class Evidence:
     """What the evidence check weighs: the best cosine among the passages, the share of the
-    question's terms the best-ranked passage holds (None when the question has no terms), and the
+    question's terms the best-ranked passage holds (None when the question has no terms), the
     matters the question names that none of the best three passages' documents names
-    (`assistant.matters`: 育儿补贴 asked, only 出生登记 found)."""
+    (`assistant.matters`: 育儿补贴 asked, only 出生登记 found), and the particular things it names
+    that those documents (and the guides their FAQs rest on) do not (护照 asked, only the ID card's
+    fee found)."""
 
     best_dense: float
     coverage: float | None
     unnamed: tuple[str, ...] = ()
+    unmentioned: tuple[str, ...] = ()  # particular things the question names that no source names
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        """What the question asks about that the sources do not hold."""
+        return self.unnamed + tuple(word for word in self.unmentioned if word not in self.unnamed)
 
     def suffices(self, thresholds: Thresholds) -> bool:
-        if self.unnamed or self.best_dense < thresholds.dense_floor:
+        if self.missing or self.best_dense < thresholds.dense_floor:
             return False
         if self.best_dense >= thresholds.dense_weak:
             return True
@@ -101,17 +109,18 @@ class ExtractiveAnswerer:
         self.thresholds = thresholds or Thresholds()
         self.today = today
         self.k = k
+        self._document_texts: tuple[str, dict[str, str]] = ("", {})  # of the last catalog's generation
 
     def answer(self, question: str, history: tuple[str, ...] = ()) -> Answer:
         query, resolved, found = self._search(question, history)
         if isinstance(found, Answer):
             return found
         passages, catalog = found.passages, found.catalog
-        evidence = _weigh(resolved, passages, catalog)
+        evidence = _weigh(resolved, passages, catalog, self._texts(catalog))
         if catalog is None or not evidence.suffices(self.thresholds):
-            missing = f"关于“{'、'.join(evidence.unnamed)}”" if evidence.unnamed else "能回答这个问题"
+            missing = f"关于“{'、'.join(evidence.missing)}”" if evidence.missing else "能回答这个问题"
             return self._refuse(query, resolved, f"在现有的政策和办事指南资料里没有找到{missing}的可靠依据。", "no_evidence",
-                                [] if evidence.unnamed else passages, catalog)  # sources on another matter name no department for it
+                                [] if evidence.missing else passages, catalog)  # sources on another matter name no department for it
         top = passages[0]
         if top.kind == "faq" and (top.dense or 0) >= self.thresholds.faq:
             return self._finish(query, resolved, "faq", self._faq_blocks(top, catalog), catalog)
@@ -140,7 +149,16 @@ class ExtractiveAnswerer:
         _, resolved, found = self._search(question, history)
         if isinstance(found, Answer):
             return found
-        return _weigh(resolved, found.passages, found.catalog)
+        return _weigh(resolved, found.passages, found.catalog, self._texts(found.catalog))
+
+    def _texts(self, catalog: Catalog | None) -> dict[str, str]:
+        """Every document's text in `catalog` (`_document_text`), kept for the generation's life."""
+        if catalog is None:
+            return {}
+        if self._document_texts[0] != catalog.collection:
+            self._document_texts = (catalog.collection, {doc_id: _document_text(catalog, doc_id)
+                                                         for doc_id in catalog.documents})
+        return self._document_texts[1]
 
     def _search(self, question: str, history: tuple[str, ...]) -> tuple[Query, Query, Retrieved | Answer]:
         """The question normalised, resolved against the conversation, and either what retrieval
@@ -322,15 +340,27 @@ def matter_passages(passages: list[Passage], text: str) -> list[Passage]:
     return [p for p in passages if p.section not in CONTACT_SECTIONS] or passages
 
 
-def _weigh(query: Query, passages: list[Passage], catalog: Catalog | None) -> Evidence:
+def _weigh(query: Query, passages: list[Passage], catalog: Catalog | None, texts: dict[str, str]) -> Evidence:
+    """The evidence check's inputs; `texts` holds every document's text (`_document_text`)."""
     if not passages or catalog is None:
         return Evidence(0.0, None)
     terms = set(tokenize(query.search_text))
     found = set(tokenize(f"{passages[0].title} {passages[0].text}"))
+    sources = list(dict.fromkeys(p.doc_id for p in passages[:3]))
     names = named_matters(query.text)
-    sources = [_document_text(catalog, doc_id) for doc_id in dict.fromkeys(p.doc_id for p in passages[:3])] if names else []
+    things = particular_things(query.text, lambda word: sum(word in text for text in texts.values()), len(texts))
+    matter = sources + [doc_id for source in sources for doc_id in _rests_on(catalog, source) if doc_id not in sources]
     return Evidence(max(p.dense or 0.0 for p in passages), len(terms & found) / len(terms) if terms else None,
-                    unnamed(names, sources))
+                    unnamed(names, [texts.get(doc_id, "") for doc_id in sources]) if names else (),
+                    unmentioned(things, [texts.get(doc_id, "") for doc_id in matter]) if things else ())
+
+
+def _rests_on(catalog: Catalog, doc_id: str) -> list[str]:
+    """The documents an FAQ rests on (its `rests_on` targets), none for other kinds."""
+    entry = catalog.documents.get(doc_id)
+    first = catalog.chunks.get(entry.chunk_ids[0]) if entry is not None and entry.chunk_ids else None
+    targets = str(first.metadata.get("rests_on", "")).split(",") if first is not None else []
+    return list(dict.fromkeys(target.partition("#")[0] for target in targets if target))
 
 
 def _document_text(catalog: Catalog, doc_id: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import threading
 from pathlib import Path
@@ -58,6 +59,18 @@ def tagged_words(text: str) -> list[tuple[str, str, bool]]:
     import jieba.posseg
 
     return [(w.word, w.flag, jieba.dt.FREQ.get(w.word, 0) > 0) for w in jieba.posseg.lcut(text)]
+
+
+def everyday_rarity(word: str) -> float:
+    """How rare `word` is in everyday Chinese: the negative log of its share of jieba's dictionary
+    counts (a word jieba does not count is as rare as can be)."""
+    counts = _jieba().dt
+    return math.log(counts.total / (counts.FREQ.get(word, 0) + 1))
+
+
+def sub_words(word: str) -> list[str]:
+    """The shorter dictionary words jieba's search mode finds inside `word` (社会保险 of 社会保险费)."""
+    return [part for part in _jieba().lcut_for_search(word) if len(part) >= 2 and part != word]
 
 
 class LexicalIndex:

@@ -203,6 +203,9 @@ def test_evidence_suffices_above_the_floor_with_a_close_match_or_enough_of_the_w
     assert Evidence(0.885, 0.34).suffices(thresholds) and not Evidence(0.885, 0.33).suffices(thresholds)
     assert not Evidence(0.885, None).suffices(thresholds)  # a question with no terms needs the close match
     assert not Evidence(0.99, 1.0, ("收养",)).suffices(thresholds)  # the matter asked about is in no source
+    unmentioned = Evidence(0.99, 1.0, (), ("护照",))  # a thing the corpus knows that no source names
+    assert not unmentioned.suffices(thresholds) and unmentioned.missing == ("护照",)
+    assert Evidence(0.99, 1.0, ("收养",), ("收养", "护照")).missing == ("收养", "护照")  # each named once
 
 
 def test_a_matter_no_source_names_is_refused_however_close_the_sources_read(assistant: Assistant) -> None:

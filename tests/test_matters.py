@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.matters import named_matters, unnamed
+from assistant.matters import named_matters, particular_things, unmentioned, unnamed
 
 
 @pytest.mark.parametrize("question, names", [
@@ -35,3 +35,35 @@ def test_a_name_is_unnamed_only_when_no_source_holds_it() -> None:
     assert unnamed(["收养"], sources) == ("收养",)
     assert unnamed(["出生", "婚姻"], sources) == ()
     assert unnamed(["育儿"], []) == ("育儿",)
+
+
+CORPUS = {  # a toy corpus of 40 documents: 护照 in one, 身份证 in 30, 孙女 and 高铁 in none
+    **{f"idcard-{n}": "居民身份证补领，工本费40元" for n in range(30)},
+    "passport": "普通护照申领，收费120元",
+    "rent": "租房提取住房公积金，房租发票",
+    **{f"other-{n}": "其他事项" for n in range(8)},
+}
+
+
+def naming(word: str) -> int:
+    return sum(word in text for text in CORPUS.values())
+
+
+@pytest.mark.parametrize("question, things", [
+    ("办本护照要多少钱", ["护照"]),  # rare in speech, in one document of 40
+    ("交房租能提公积金吗", ["房租"]),
+    ("身份证丢了怎么补", []),  # in 30 of 40 documents: names no particular matter
+    ("我孙女坐高铁要带身份证吗", []),  # 孙女, 高铁: the corpus never uses them, so they say nothing of the matter
+    ("我儿子的护照", ["护照"]),  # 儿子 is common in everyday speech
+    ("多长时间能办好护照", ["护照"]),  # 多长时间 asks, it does not name
+])
+def test_particular_things_are_rare_words_few_documents_name(question: str, things: list[str]) -> None:
+    assert particular_things(question, naming, len(CORPUS)) == things
+
+
+def test_a_thing_is_unmentioned_unless_a_source_holds_it_or_all_its_shorter_words() -> None:
+    assert unmentioned(["护照"], [CORPUS["idcard-0"], CORPUS["rent"]]) == ("护照",)
+    assert unmentioned(["护照"], [CORPUS["idcard-0"], CORPUS["passport"]]) == ()
+    assert unmentioned(["社会保险费"], ["职工参加社会保险，按月缴纳保险费"]) == ()  # 社会, 保险, 保险费
+    assert unmentioned(["社会保险费"], ["职工参加社会保险，按月缴纳费用"]) == ("社会保险费",)  # no 保险费
+    assert unmentioned(["护照"], []) == ("护照",)
