@@ -348,11 +348,16 @@ def _weigh(query: Query, passages: list[Passage], catalog: Catalog | None, texts
     found = set(tokenize(f"{passages[0].title} {passages[0].text}"))
     sources = list(dict.fromkeys(p.doc_id for p in passages[:3]))
     names = named_matters(query.text)
-    things = particular_things(query.text, lambda word: sum(word in text for text in texts.values()), len(texts))
+    things = particular_things(query.text, lambda word: _documents_naming(word, texts), len(texts))
     matter = sources + [doc_id for source in sources for doc_id in _rests_on(catalog, source) if doc_id not in sources]
     return Evidence(max(p.dense or 0.0 for p in passages), len(terms & found) / len(terms) if terms else None,
                     unnamed(names, [texts.get(doc_id, "") for doc_id in sources]) if names else (),
                     unmentioned(things, [texts.get(doc_id, "") for doc_id in matter]) if things else ())
+
+
+def _documents_naming(word: str, texts: dict[str, str]) -> int:
+    """How many of the documents (`texts`) hold `word`."""
+    return sum(word in text for text in texts.values())
 
 
 def _rests_on(catalog: Catalog, doc_id: str) -> list[str]:
