@@ -18,6 +18,8 @@ from assistant.fusion import DEFAULT_WEIGHTS, FusionWeights
 from assistant.settings import Settings
 
 if TYPE_CHECKING:
+    from assistant.answering import ExtractiveAnswerer
+    from eval.questions import EvalQuestion
     from eval.scale import IndexGrower
 
 app = typer.Typer(help="Zhengwu benchmarks and the staff eval harness.", no_args_is_help=True)
@@ -91,6 +93,8 @@ def _grower(settings: Settings, threads: int, seed: int, embed: bool, queries: i
     from assistant.embedders import create_embedder
     from eval.latency import cycled
     from eval.questions import load_questions
+    from assistant.answering import ExtractiveAnswerer
+    from eval.questions import EvalQuestion
     from eval.scale import IndexGrower
     from indexer.loaders import load_paths
 
@@ -362,6 +366,24 @@ def run(
     _emit(summary, as_json)
 
 
+def _extractive_over(split: str, questions: Path | None, threads: int) -> tuple[list[EvalQuestion], ExtractiveAnswerer]:
+    """The eval set's `split` and the product's extractive answerer over the re-indexed corpus (with
+    an LLM configured, the extractive answerer it wraps, whose refusals it keeps)."""
+    from assistant.answering import ExtractiveAnswerer
+    from assistant.service import Assistant
+    from eval.questions import load_questions
+    from indexer.reindex import reindex
+
+    if split not in ("dev", "test", "all"):
+        raise typer.BadParameter(f"split must be dev, test or all, got {split!r}")
+    settings = _settings(threads)
+    asked = load_questions(questions or settings.eval_questions, split)  # type: ignore[arg-type]
+    reindex(settings)
+    answerer = Assistant.from_settings(settings).answerer
+    extractive = answerer if isinstance(answerer, ExtractiveAnswerer) else answerer.extractive  # type: ignore[attr-defined]
+    return asked, extractive
+
+
 @app.command("thresholds")
 def thresholds(
     split: Annotated[str, typer.Option(help="dev, test or all (by need: sha1(need) % 2 == 0 is test).")] = "dev",
@@ -374,20 +396,11 @@ def thresholds(
     refusals for the current thresholds and for the best choices on a grid. Changes no code."""
     import numpy as np
 
-    from assistant.answering import ExtractiveAnswerer, Thresholds
-    from assistant.service import Assistant
+    from assistant.answering import Thresholds
     from eval import evidence
-    from eval.questions import load_questions
-    from indexer.reindex import reindex
 
-    if split not in ("dev", "test", "all"):
-        raise typer.BadParameter(f"split must be dev, test or all, got {split!r}")
-    settings = _settings(threads)
     try:
-        asked = load_questions(questions or settings.eval_questions, split)  # type: ignore[arg-type]
-        reindex(settings)
-        answerer = Assistant.from_settings(settings).answerer
-        extractive = answerer if isinstance(answerer, ExtractiveAnswerer) else answerer.extractive  # type: ignore[attr-defined]
+        asked, extractive = _extractive_over(split, questions, threads)
         cases = evidence.gather(extractive, asked)
     except ZhengwuError as exc:
         console.print(f"[red]{exc}[/red]")
@@ -425,20 +438,10 @@ def holdout(
     """Leave one matter out: each answerable question asked with its own documents (and the FAQs
     and life-event bundles built on them) held out of retrieval. The share refused (the honest
     answer, a lower bound) beside the false refusals with nothing held out."""
-    from assistant.answering import ExtractiveAnswerer
-    from assistant.service import Assistant
     from eval.holdout import print_holdout, run_holdout
-    from eval.questions import load_questions
-    from indexer.reindex import reindex
 
-    if split not in ("dev", "test", "all"):
-        raise typer.BadParameter(f"split must be dev, test or all, got {split!r}")
-    settings = _settings(threads)
     try:
-        asked = load_questions(questions or settings.eval_questions, split)  # type: ignore[arg-type]
-        reindex(settings)
-        answerer = Assistant.from_settings(settings).answerer
-        extractive = answerer if isinstance(answerer, ExtractiveAnswerer) else answerer.extractive  # type: ignore[attr-defined]
+        asked, extractive = _extractive_over(split, questions, threads)
         summary = run_holdout(extractive, asked)
     except ZhengwuError as exc:
         console.print(f"[red]{exc}[/red]")
