@@ -46,9 +46,9 @@ def index(
     paths: Annotated[list[Path] | None, typer.Argument(
         help="Files or folders (default: the corpus dir and the staff uploads under the data dir).")] = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-embed every document.")] = False,
-    drop_unused: Annotated[bool, typer.Option(
-        "--drop-unused", help="Drop the indexes of embedders these settings no longer name (e.g. a removed "
-                              "ZHENGWU_SECOND_EMBEDDER); run it with the settings the service runs with.")] = False,
+    drop: Annotated[list[str] | None, typer.Option(
+        "--drop", metavar="KEY", help="Drop this index (a key `zhengwu index` names as unused, e.g. a removed "
+                                      "ZHENGWU_SECOND_EMBEDDER's); never one these settings use.")] = None,
 ) -> None:
     """Index documents into Chroma (incremental; atomic switch when complete)."""
     from assistant.store import ChromaStore
@@ -101,16 +101,20 @@ def index(
                       f"embedded in {second.seconds:.1f}s; live collection {second.collection}", soft_wrap=True)
     try:
         store = ChromaStore.connect(settings)
-        for key in unused_indexes(settings, store):
-            if drop_unused:
-                drop_index(settings, store, key)
-                console.print(f"dropped index {key}: no embedder in these settings writes it", soft_wrap=True)
-            else:
-                console.print(f"index {key} is not used by these settings; `zhengwu index --drop-unused` removes it",
-                              soft_wrap=True)
+        for key in drop or []:
+            drop_index(settings, store, key)
+            console.print(f"dropped index {key}", soft_wrap=True)
     except ZhengwuError as exc:
-        errors.print(f"[red]could not tidy unused indexes:[/red] {exc}", soft_wrap=True)
+        errors.print(f"[red]could not drop an index:[/red] {exc}", soft_wrap=True)
         raise typer.Exit(1) from exc
+    try:
+        unused = unused_indexes(settings, store)
+    except ZhengwuError as exc:  # the index was built: say so, do not fail the run
+        errors.print(f"[yellow]could not list unused indexes:[/yellow] {exc}", soft_wrap=True)
+        return
+    for key in unused:
+        console.print(f"index {key} is not used by these settings; `zhengwu index --drop {key}` removes it "
+                      "(check first that no other deployment uses it)", soft_wrap=True)
 
 
 @app.command()

@@ -12,9 +12,12 @@ and the store never sends text to Chroma for embedding (Chroma would download a 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -50,10 +53,14 @@ class DenseHit:
 class ChromaStore:
     """Generations of one or more indexes in one Chroma database."""
 
-    def __init__(self, client: Any, description: str) -> None:
+    def __init__(self, client: Any, description: str, registry_lock: Path | None = None) -> None:
+        """`registry_lock`: a file that processes on this machine lock while they change the
+        registry (a pointer switched in one process and forgotten in another must not undo each
+        other: the registry is one metadata record, written whole)."""
         self._client = client
         self.description = description
         self._collections: dict[str, Any] = {}
+        self._registry_lock = registry_lock
 
     @classmethod
     def connect(cls, settings: Settings) -> ChromaStore:
@@ -71,10 +78,10 @@ class ChromaStore:
                     settings=chroma_settings,
                 )
                 client.heartbeat()
-                return cls(client, f"Chroma server {settings.chroma_url}")
+                return cls(client, f"Chroma server {settings.chroma_url}", settings.index_dir / ".registry.lock")
             settings.chroma_path.mkdir(parents=True, exist_ok=True)
             client = chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
-            return cls(client, f"embedded Chroma at {settings.chroma_path}")
+            return cls(client, f"embedded Chroma at {settings.chroma_path}", settings.index_dir / ".registry.lock")
         except ConfigError:
             raise
         except Exception as exc:  # chromadb raises many types (httpx, ValueError, its own errors)
@@ -96,10 +103,7 @@ class ChromaStore:
 
     def switch(self, index_key: str, collection: str) -> None:
         """Point `index_key` at `collection` in one write."""
-        registry = self._registry()
-        metadata = dict(registry.metadata or {})
-        metadata[index_key] = collection
-        self._call("switch the live index", lambda: registry.modify(metadata=metadata))
+        self._change_registry("switch the live index", lambda metadata: {**metadata, index_key: collection})
 
     def keys(self) -> list[str]:
         """Every index key the registry points at or a collection was made for (a run or a drop cut
@@ -112,9 +116,8 @@ class ChromaStore:
 
     def forget(self, index_key: str) -> None:
         """Remove `index_key`'s pointer: nothing is served from it any more."""
-        registry = self._registry()
-        metadata = {key: value for key, value in (registry.metadata or {}).items() if key != index_key}
-        self._call("forget an index", lambda: registry.modify(metadata=metadata))
+        self._change_registry("forget an index",
+                              lambda metadata: {key: value for key, value in metadata.items() if key != index_key})
 
     # --- generations --------------------------------------------------------------------------
 
@@ -132,9 +135,10 @@ class ChromaStore:
         return name
 
     def generations(self, index_key: str) -> list[str]:
-        """Every collection of `index_key`, live or left over from an interrupted run."""
+        """Every collection of `index_key`, live or left over from an interrupted run (not those of
+        a longer key it begins: `zhengwu-st-m3e-small-gte-…` is not `zhengwu-st-m3e-small`'s)."""
         names = self._call("list collections", lambda: [c.name for c in self._client.list_collections()])
-        return sorted(n for n in names if n.startswith(f"{index_key}-g"))
+        return sorted(n for n in names if (m := GENERATION.match(n)) and m.group(1) == index_key)
 
     def drop(self, name: str) -> None:
         self._collections.pop(name, None)
@@ -208,6 +212,17 @@ class ChromaStore:
         ]
 
     # --- internals ----------------------------------------------------------------------------
+
+    def _change_registry(self, what: str, change: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+        """Read, change and write the registry's pointers under the registry lock."""
+        with ExitStack() as stack:
+            if self._registry_lock is not None:
+                self._registry_lock.parent.mkdir(parents=True, exist_ok=True)
+                handle = stack.enter_context(self._registry_lock.open("a+"))
+                fcntl.flock(handle, fcntl.LOCK_EX)  # released when the handle closes
+            registry = self._registry()
+            metadata = change(dict(registry.metadata or {}))
+            self._call(what, lambda: registry.modify(metadata=metadata))
 
     def _registry(self) -> Any:
         return self._call(

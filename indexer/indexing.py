@@ -15,7 +15,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -163,23 +163,8 @@ class Indexer:
             pass  # already gone; the next run retries the catalog folder below regardless
         shutil.rmtree(self.catalog_root / collection, ignore_errors=True)
 
-    @contextmanager
-    def _lock(self) -> Iterator[None]:
-        self.catalog_root.mkdir(parents=True, exist_ok=True)
-        path = self.catalog_root / f".{self.index_key}.lock"
-        handle = path.open("a+")
-        try:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError as exc:
-                raise IndexBusyError(f"another indexing run holds {path}") from exc
-            handle.seek(0)
-            handle.truncate()
-            handle.write(str(os.getpid()))
-            handle.flush()
-            yield
-        finally:
-            handle.close()
+    def _lock(self) -> AbstractContextManager[None]:
+        return index_lock(self.catalog_root, self.index_key)
 
     def _summary(self, collection: str, counts: dict[str, int], started: float, *, switched: bool,
                  total: int | None = None, embedded: int = 0, copied: int = 0,
@@ -195,3 +180,25 @@ class Indexer:
             embed_seconds=embed_seconds,
             switched=switched,
         )
+
+
+@contextmanager
+def index_lock(catalog_root: Path, index_key: str) -> Iterator[None]:
+    """Hold `index_key`'s lock file under `catalog_root` (one run or drop of an index at a time,
+    across processes); `IndexBusyError` when another holds it."""
+    catalog_root.mkdir(parents=True, exist_ok=True)
+    path = catalog_root / f".{index_key}.lock"
+    handle = path.open("a+")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise IndexBusyError(f"another indexing run holds {path}") from exc
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+    finally:
+        handle.close()
+

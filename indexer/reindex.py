@@ -23,6 +23,7 @@ from assistant.documents import Document, relative_source
 from assistant.catalog import open_manifest
 from assistant.embedders import Embedder, create_embedder, embedder_key
 from assistant.errors import (
+    ConfigError,
     DocumentConflictError,
     DocumentNotFoundError,
     IndexBusyError,
@@ -34,7 +35,7 @@ from assistant.errors import (
 )
 from assistant.settings import Settings
 from assistant.store import ChromaStore
-from indexer.indexing import IndexSummary, Indexer, ProgressCallback
+from indexer.indexing import IndexSummary, Indexer, ProgressCallback, index_lock
 from indexer.loaders import DOCUMENT_SUFFIXES, LoadResult, load_file, load_paths
 from indexer.records import iter_records
 from indexer.splitter import Splitter
@@ -64,25 +65,34 @@ def index_key(settings: Settings, embedder: str | None = None) -> str:
     return f"{settings.index_name}-{embedder_key(embedder or settings.embedder)}"
 
 
+def used_indexes(settings: Settings) -> set[str]:
+    """The keys of the indexes the settings' embedders write."""
+    return {index_key(settings)} | ({index_key(settings, settings.second_embedder)} if settings.second_embedder else set())
+
+
 def unused_indexes(settings: Settings, store: ChromaStore) -> list[str]:
-    """Indexes under this index name that neither of the settings' embedders writes: left when
-    ZHENGWU_SECOND_EMBEDDER is removed or ZHENGWU_EMBEDDER changes. Keys are told apart by the form
-    `index_key` gives them (`<index name>-e5`, `-use`, `-st-…`)."""
-    used = {index_key(settings)} | ({index_key(settings, settings.second_embedder)} if settings.second_embedder else set())
+    """Indexes that look like this index name's but that neither of the settings' embedders writes:
+    left when ZHENGWU_SECOND_EMBEDDER is removed or ZHENGWU_EMBEDDER changes. A guess from the
+    shape `index_key` gives keys (`<index name>-e5`, `-use`, `-st-…`): another deployment whose
+    index name begins with this one's (`zhengwu-st`) looks the same, so nothing is dropped unless
+    named (`drop_index`)."""
     own = re.compile(rf"{re.escape(settings.index_name)}-(e5|use|st-[a-z0-9-]+)")
+    used = used_indexes(settings)
     return [key for key in store.keys() if own.fullmatch(key) and key not in used]
 
 
 def drop_index(settings: Settings, store: ChromaStore, key: str) -> None:
-    """Drop an index: its pointer first (nothing serves from it any more), then every generation
-    with its catalog folder. A drop cut short is finished by the next, which finds the collections
-    left without a pointer (`ChromaStore.keys`)."""
-    store.forget(key)
-    for collection in store.generations(key):
-        store.drop(collection)
-    for folder in settings.index_dir.glob(f"{key}-g*"):
-        shutil.rmtree(folder, ignore_errors=True)
-    (settings.index_dir / f".{key}.lock").unlink(missing_ok=True)
+    """Drop the index `key`, which the settings must not use, under its indexing lock: its pointer
+    first (nothing serves from it any more), then each generation's catalog folder and collection.
+    A drop cut short is finished by the next: the collections left without a pointer still name
+    the key (`ChromaStore.keys`)."""
+    if key in used_indexes(settings):
+        raise ConfigError(f"the index {key!r} is used by these settings; it is not dropped")
+    with index_lock(settings.index_dir, key):
+        store.forget(key)
+        for collection in store.generations(key):
+            shutil.rmtree(settings.index_dir / collection, ignore_errors=True)
+            store.drop(collection)
 
 
 def load_sources(sources: list[Path]) -> LoadResult:

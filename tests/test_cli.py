@@ -52,14 +52,17 @@ def test_index_names_the_index_of_a_removed_second_embedder_and_drops_it_when_as
 
     told = runner.invoke(app, ["index"], env=env)  # the setting removed: the second index is named, kept
     assert told.exit_code == 0 and f"index {unused} is not used" in told.output, told.output
-    assert store.live(unused) == live and unused_indexes(settings, store) == [unused]
+    assert f"--drop {unused}" in told.output and store.live(unused) == live and unused_indexes(settings, store) == [unused]
 
-    dropped = runner.invoke(app, ["index", "--drop-unused"], env=env)
+    answering = f"{settings.index_name}-e5"
+    refused = runner.invoke(app, ["index", "--drop", answering], env=env)  # never the index answers come from
+    assert refused.exit_code == 1 and "used by these settings" in refused.output, refused.output
+    dropped = runner.invoke(app, ["index", "--drop", unused], env=env)
     assert dropped.exit_code == 0 and f"dropped index {unused}" in dropped.output, dropped.output
     assert store.live(unused) is None and store.generations(unused) == [] and not (settings.index_dir / live).exists()
     assert unused_indexes(settings, store) == [] and unused not in store.keys()
-    answering = store.require_live(f"{settings.index_name}-e5")  # the answering index is untouched
-    assert store.count(answering) == 15 and (settings.index_dir / answering).is_dir()
+    collection = store.require_live(answering)  # the answering index is untouched
+    assert store.count(collection) == 15 and (settings.index_dir / collection).is_dir()
     assert "not used" not in runner.invoke(app, ["index"], env=env).output
 
 

@@ -1,15 +1,16 @@
 import json
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from assistant.embedders import Embedder
-from assistant.errors import IndexBusyError, IndexingError, LoadError
+from assistant.errors import ConfigError, IndexBusyError, IndexingError, LoadError
 from assistant.settings import Settings
 from assistant.store import ChromaStore
-from indexer.indexing import IndexSummary
+from indexer.indexing import IndexSummary, index_lock
 from indexer.reindex import (
     DocumentConflictError,
     DocumentNotFoundError,
@@ -220,6 +221,52 @@ def test_an_unused_index_is_found_and_dropped_whatever_the_store(chroma_mode: st
     first, unused = f"{one.index_name}-e5", f"{one.index_name}-use"
     assert unused_indexes(both, store) == [] and unused_indexes(one, store) == [unused]
     assert {first, unused} <= set(store.keys())
+    with pytest.raises(ConfigError, match="used by these settings"):
+        drop_index(both, store, unused)  # the settings that use it never drop it
     drop_index(one, store, unused)
     assert store.live(unused) is None and store.generations(unused) == [] and unused not in store.keys()
     assert not list(one.index_dir.glob(f"{unused}-g*")) and store.count(store.require_live(first)) == 15
+
+
+def test_a_key_that_begins_another_keeps_its_generations_apart(make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings()
+    store = ChromaStore.connect(settings)
+    short, longer = f"{settings.index_name}-st-m3e-small", f"{settings.index_name}-st-m3e-small-gte-f708f3"
+    mine, theirs = store.create_generation(short), store.create_generation(longer)
+    store.switch(longer, theirs)
+    assert store.generations(short) == [mine] and store.generations(longer) == [theirs]
+    drop_index(settings, store, short)
+    assert store.generations(short) == [] and store.live(longer) == theirs and store.generations(longer) == [theirs]
+
+
+def test_a_drop_waits_for_no_run_it_cannot_hold_the_index_lock_for(settings: Settings, e5: Embedder) -> None:
+    reindex(settings, embedder=e5)
+    store = ChromaStore.connect(settings)
+    key = f"{settings.index_name}-use"
+    store.switch(key, store.create_generation(key))
+    with index_lock(settings.index_dir, key), pytest.raises(IndexBusyError):
+        drop_index(settings, store, key)  # a run of that index holds its lock
+    assert store.live(key) is not None
+    drop_index(settings, store, key)
+    assert store.live(key) is None and (settings.index_dir / f".{key}.lock").exists()  # the lock file stays
+
+
+
+def test_a_pointer_switched_while_another_is_forgotten_is_kept(make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings()
+    dropping, indexing = ChromaStore.connect(settings), ChromaStore.connect(settings)  # as two processes would
+    old, new = f"{settings.index_name}-use", f"{settings.index_name}-e5"
+    dropping.switch(old, f"{old}-g{0:020d}")
+    read = threading.Event()
+
+    def slowly_forget(pointers: dict[str, object]) -> dict[str, object]:
+        read.set()
+        time.sleep(0.5)  # a switch in between must wait, or this write would undo it
+        return {key: value for key, value in pointers.items() if key != old}
+
+    forgetting = threading.Thread(target=dropping._change_registry, args=("forget", slowly_forget))
+    forgetting.start()
+    assert read.wait(30)
+    indexing.switch(new, f"{new}-g{1:020d}")
+    forgetting.join(30)
+    assert indexing.live(new) == f"{new}-g{1:020d}" and indexing.live(old) is None
