@@ -270,15 +270,16 @@ class SecondIndexOut(BaseModel):
     embedder: str
     collection: str | None = Field(description="Its live collection; null until a re-index builds it.")
     documents: int
-    behind: list[str] = Field(description="Documents of the answering index that it lacks or holds in another "
-                                          "version; their old hits are ignored until a re-index.")
+    behind: list[str] = Field(description="Documents it lacks, holds in another version, or holds though the "
+                                          "answering index does not; their hits are ignored until a re-index.")
 
 
 class DocumentList(BaseModel):
     collection: str | None
     total: int
     documents: list[DocumentOut]
-    second_index: SecondIndexOut | None = None  # when a second embedder is set
+    second_index: SecondIndexOut | None = Field(default=None, description="The second embedder's index, when one is "
+                                                                             "set (ZHENGWU_SECOND_EMBEDDER).")
 
 
 class UploadResult(BaseModel):

@@ -117,8 +117,8 @@ def _second_index(settings: Settings, store: ChromaStore, entries: dict[str, Doc
         return None
     collection = store.live(index_key(settings, settings.second_embedder))
     held = open_manifest(settings.index_dir, store, collection) if collection else {}
-    behind = [doc_id for doc_id, entry in sorted(entries.items())
-              if doc_id not in held or held[doc_id].doc_hash != entry.doc_hash]
+    behind = sorted(doc_id for doc_id in entries.keys() | held.keys()  # missing, extra or another version
+                    if doc_id not in held or doc_id not in entries or held[doc_id].doc_hash != entries[doc_id].doc_hash)
     return SecondIndexOut(embedder=settings.second_embedder, collection=collection, documents=len(held), behind=behind)
 
 

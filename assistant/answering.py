@@ -155,10 +155,11 @@ class ExtractiveAnswerer:
         """Every document's text in `catalog` (`_document_text`), kept for the generation's life."""
         if catalog is None:
             return {}
-        if self._document_texts[0] != catalog.collection:
-            self._document_texts = (catalog.collection, {doc_id: _document_text(catalog, doc_id)
-                                                         for doc_id in catalog.documents})
-        return self._document_texts[1]
+        collection, texts = self._document_texts  # one read: another thread may replace it meanwhile
+        if collection != catalog.collection:
+            texts = {doc_id: _document_text(catalog, doc_id) for doc_id in catalog.documents}
+            self._document_texts = (catalog.collection, texts)
+        return texts
 
     def _search(self, question: str, history: tuple[str, ...]) -> tuple[Query, Query, Retrieved | Answer]:
         """The question normalised, resolved against the conversation, and either what retrieval

@@ -3,9 +3,12 @@
 The eval set holds too few must-refuse questions (about 77 a half) to tell. Here every answerable
 question is asked twice through the extractive answerer: as the corpus is, and with its matter held
 out of retrieval — its expected documents (with the guide an expected FAQ rests on), the FAQs
-that rest on them and the life-event bundles that have them as steps (`family`). With the matter gone the honest answer is a refusal; an answer
-that still comes must come from another document, and never cites a held-out one (`leaks` counts
-those: a check of the filter, which must stay 0).
+that rest on them and the life-event bundles that have them as steps (`family`). With the matter
+gone the honest answer is a refusal; an answer that still comes must come from another document,
+and never cites a held-out one (`leaks` counts
+those: a check of the filter, which must stay 0). The held-out answerer sees a catalog without the
+held-out documents too, so what the corpus "knows" (`assistant.matters.particular_things`) is
+judged without them.
 
 The held-out answerer has no life-event bundle guide (a checklist would answer before retrieval,
 from the catalog, whatever is held out), so questions whose expected documents are all bundles are
@@ -21,7 +24,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import cast
 
 from rich.console import Console
@@ -58,10 +61,16 @@ class HeldOutRetriever:
         return self.search(question, k, filters).passages
 
     def search(self, question: str | Query, k: int = 8, filters: Filters | None = None) -> Retrieved:
-        return self.inner.search(question, k, self._held_out(filters))
+        found = self.inner.search(question, k, self._held_out(filters))
+        return Retrieved(found.passages, self._without(found.catalog) if found.catalog is not None else None)
 
     def live_catalog(self) -> Catalog:
-        return self.inner.live_catalog()
+        return self._without(self.inner.live_catalog())
+
+    def _without(self, catalog: Catalog) -> Catalog:
+        """`catalog` as if the held-out documents were not in the corpus."""
+        return replace(catalog, documents={doc_id: entry for doc_id, entry in catalog.documents.items()
+                                           if doc_id not in self.excluded})
 
     def _held_out(self, filters: Filters | None) -> HeldOut:
         """The given filters, with the held-out documents (and any the filters already exclude)."""
