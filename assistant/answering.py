@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 
 from assistant.answer import Answer, Block, Citation, Handoff
 from assistant.bundles import BundleGuide
-from assistant.catalog import Catalog
+from assistant.catalog import Catalog, rests_on
 from assistant.errors import ConfigError
 from assistant.lexical import tokenize
 from assistant.matters import named_matters, particular_things, unmentioned, unnamed
@@ -109,14 +109,13 @@ class ExtractiveAnswerer:
         self.thresholds = thresholds or Thresholds()
         self.today = today
         self.k = k
-        self._document_texts: tuple[str, dict[str, str]] = ("", {})  # of the last catalog's generation
 
     def answer(self, question: str, history: tuple[str, ...] = ()) -> Answer:
         query, resolved, found = self._search(question, history)
         if isinstance(found, Answer):
             return found
         passages, catalog = found.passages, found.catalog
-        evidence = _weigh(resolved, passages, catalog, self._texts(catalog))
+        evidence = _weigh(resolved, passages, catalog)
         if catalog is None or not evidence.suffices(self.thresholds):
             missing = f"关于“{'、'.join(evidence.missing)}”" if evidence.missing else "能回答这个问题"
             return self._refuse(query, resolved, f"在现有的政策和办事指南资料里没有找到{missing}的可靠依据。", "no_evidence",
@@ -149,17 +148,7 @@ class ExtractiveAnswerer:
         _, resolved, found = self._search(question, history)
         if isinstance(found, Answer):
             return found
-        return _weigh(resolved, found.passages, found.catalog, self._texts(found.catalog))
-
-    def _texts(self, catalog: Catalog | None) -> dict[str, str]:
-        """Every document's text in `catalog` (`_document_text`), kept for the generation's life."""
-        if catalog is None:
-            return {}
-        collection, texts = self._document_texts  # one read: another thread may replace it meanwhile
-        if collection != catalog.collection:
-            texts = {doc_id: _document_text(catalog, doc_id) for doc_id in catalog.documents}
-            self._document_texts = (catalog.collection, texts)
-        return texts
+        return _weigh(resolved, found.passages, found.catalog)
 
     def _search(self, question: str, history: tuple[str, ...]) -> tuple[Query, Query, Retrieved | Answer]:
         """The question normalised, resolved against the conversation, and either what retrieval
@@ -187,8 +176,8 @@ class ExtractiveAnswerer:
             return doc_id
         steps = self.bundles.step_guides(doc_id)
         for passage in passages:
-            rests_on = {target.partition("#")[0] for target in str(passage.metadata.get("rests_on", "")).split(",")}
-            if passage.kind != "bundle" and (passage.doc_id in steps or rests_on & steps):
+            targets = {target for target, _ in rests_on(passage.metadata)}
+            if passage.kind != "bundle" and (passage.doc_id in steps or targets & steps):
                 return passage.doc_id
         return doc_id
 
@@ -198,7 +187,7 @@ class ExtractiveAnswerer:
         document being answered: a short, direct answer to lead with (an FAQ on the fee does not
         lead an answer about materials)."""
         for passage in passages[:2]:
-            target, _, section = str(passage.metadata.get("rests_on", "")).split(",")[0].partition("#")
+            target, section = (rests_on(passage.metadata) or [("", "")])[0]
             if (passage.kind == "faq" and (passage.dense or 0.0) >= self.thresholds.faq_lead and target == doc_id
                     and (not section or section in sections)):
                 return [("简要答复", self._chunk(catalog, passage.chunk_id))]
@@ -236,9 +225,9 @@ class ExtractiveAnswerer:
         best = max(totals.values())
         chosen = next(p.doc_id for p in passages if totals[p.doc_id] >= 0.9 * best)
         first = passages[0].doc_id
-        rests_on = str(passages[0].metadata.get("rests_on", "")).split(",")[0].partition("#")[0]
+        guide = (rests_on(passages[0].metadata) or [("", "")])[0][0]
         terms = _matter_terms(text)
-        if chosen in (first, rests_on) or not terms:  # an FAQ is on its guide's matter
+        if chosen in (first, guide) or not terms:  # an FAQ is on its guide's matter
             return chosen
 
         def covered(doc_id: str) -> int:
@@ -272,9 +261,7 @@ class ExtractiveAnswerer:
 
     def _faq_blocks(self, faq: Passage, catalog: Catalog) -> list[tuple[str, StoredChunk]]:
         blocks = [("答复", self._chunk(catalog, faq.chunk_id))]
-        rests_on = str(faq.metadata.get("rests_on", "")).split(",")[0]
-        if rests_on:
-            doc_id, _, section = rests_on.partition("#")
+        for doc_id, section in rests_on(faq.metadata)[:1]:
             for chunk in _section_chunks(catalog, doc_id, section)[:1]:
                 blocks.append((f"依据：{section}" if section else "依据", chunk))
         return blocks
@@ -341,40 +328,20 @@ def matter_passages(passages: list[Passage], text: str) -> list[Passage]:
     return [p for p in passages if p.section not in CONTACT_SECTIONS] or passages
 
 
-def _weigh(query: Query, passages: list[Passage], catalog: Catalog | None, texts: dict[str, str]) -> Evidence:
-    """The evidence check's inputs; `texts` holds every document's text (`_document_text`)."""
+def _weigh(query: Query, passages: list[Passage], catalog: Catalog | None) -> Evidence:
     if not passages or catalog is None:
         return Evidence(0.0, None)
     terms = set(tokenize(query.search_text))
     found = set(tokenize(f"{passages[0].title} {passages[0].text}"))
+    texts = catalog.document_texts
     sources = list(dict.fromkeys(p.doc_id for p in passages[:3]))
     names = named_matters(query.text)
-    things = particular_things(query.text, lambda word: _documents_naming(word, texts), len(texts))
-    matter = sources + [doc_id for source in sources for doc_id in _rests_on(catalog, source) if doc_id not in sources]
+    things = particular_things(query.text, lambda word: sum(word in text for text in texts.values()), len(texts))
+    matter = list(dict.fromkeys([*sources, *(target for source in sources
+                                             for target, _ in rests_on(catalog.first_metadata(source)))]))
     return Evidence(max(p.dense or 0.0 for p in passages), len(terms & found) / len(terms) if terms else None,
                     unnamed(names, [texts.get(doc_id, "") for doc_id in sources]) if names else (),
                     unmentioned(things, [texts.get(doc_id, "") for doc_id in matter]) if things else ())
-
-
-def _documents_naming(word: str, texts: dict[str, str]) -> int:
-    """How many of the documents (`texts`) hold `word`."""
-    return sum(word in text for text in texts.values())
-
-
-def _rests_on(catalog: Catalog, doc_id: str) -> list[str]:
-    """The documents an FAQ rests on (its `rests_on` targets), none for other kinds."""
-    entry = catalog.documents.get(doc_id)
-    first = catalog.chunks.get(entry.chunk_ids[0]) if entry is not None and entry.chunk_ids else None
-    targets = str(first.metadata.get("rests_on", "")).split(",") if first is not None else []
-    return list(dict.fromkeys(target.partition("#")[0] for target in targets if target))
-
-
-def _document_text(catalog: Catalog, doc_id: str) -> str:
-    """A document's title, tags and text, as the catalog holds them."""
-    entry = catalog.documents.get(doc_id)
-    chunks = [catalog.chunks[c] for c in entry.chunk_ids if c in catalog.chunks] if entry else []
-    tags = str(chunks[0].metadata.get("tags", "")) if chunks else ""
-    return " ".join([entry.title if entry else "", tags, *(c.text for c in chunks)])
 
 
 def _matter_terms(text: str) -> set[str]:
@@ -411,9 +378,6 @@ def _is_articles(catalog: Catalog, doc_id: str) -> bool:
 
 
 def _department_phone(catalog: Catalog, doc_id: str) -> tuple[str, str]:
-    department = ""
-    entry = catalog.documents.get(doc_id)
-    if entry:
-        department = str(catalog.chunks[entry.chunk_ids[0]].metadata.get("department", ""))
+    department = str(catalog.first_metadata(doc_id).get("department", ""))
     phones = _section_chunks(catalog, doc_id, "咨询电话")
     return department, phones[0].text if phones else ""

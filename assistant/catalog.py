@@ -13,9 +13,10 @@ import json
 import os
 import shutil
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 
-from assistant.documents import embed_text
+from assistant.documents import Scalar, embed_text
 from assistant.errors import StoreError
 from assistant.lexical import LexicalIndex
 from assistant.store import ChromaStore, StoredChunk
@@ -59,6 +60,24 @@ class Catalog:
             documents[doc_id].chunk_ids.append(chunk.chunk_id)
         lexical = LexicalIndex.build([c.chunk_id for c in ordered], [lexical_text(c) for c in ordered])
         return cls(collection, documents, {c.chunk_id: _without_embedding(c) for c in ordered}, lexical)
+
+    def first_metadata(self, doc_id: str) -> dict[str, Scalar]:
+        """The metadata of a document's first chunk (empty for an unknown document)."""
+        entry = self.documents.get(doc_id)
+        first = self.chunks.get(entry.chunk_ids[0]) if entry is not None and entry.chunk_ids else None
+        return first.metadata if first is not None else {}
+
+    def document_text(self, doc_id: str) -> str:
+        """A document's title, tags and text, as the catalog holds them."""
+        entry = self.documents.get(doc_id)
+        chunks = [self.chunks[c] for c in entry.chunk_ids if c in self.chunks] if entry else []
+        tags = str(chunks[0].metadata.get("tags", "")) if chunks else ""
+        return " ".join([entry.title if entry else "", tags, *(c.text for c in chunks)])
+
+    @cached_property
+    def document_texts(self) -> dict[str, str]:
+        """Every document's `document_text`, built once per catalog (one per index generation)."""
+        return {doc_id: self.document_text(doc_id) for doc_id in self.documents}
 
     @classmethod
     def rebuild_from_store(cls, store: ChromaStore, collection: str) -> Catalog:
@@ -126,6 +145,13 @@ def open_manifest(root: Path, store: ChromaStore, collection: str) -> dict[str, 
     if (root / collection / MANIFEST).exists():
         return read_manifest(root, collection)
     return Catalog.open(root, store, collection).documents
+
+
+def rests_on(metadata: dict[str, Scalar]) -> list[tuple[str, str]]:
+    """An FAQ chunk's `rests_on` targets, as the splitter writes them ("doc#section,…"): (document
+    id, section) pairs in order, the first the one it rests on most."""
+    targets = str(metadata.get("rests_on", "")).split(",")
+    return [(doc_id, section) for doc_id, _, section in (target.partition("#") for target in targets if target)]
 
 
 def lexical_text(chunk: StoredChunk) -> str:

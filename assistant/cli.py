@@ -99,16 +99,15 @@ def index(
         console.print(f"second embedder's index {second.index_key}: {second.added} added, {second.updated} updated, "
                       f"{second.removed} removed, {second.unchanged} unchanged, {second.chunks_embedded} chunks "
                       f"embedded in {second.seconds:.1f}s; live collection {second.collection}", soft_wrap=True)
+    for key in drop or []:
+        try:
+            drop_index(settings, ChromaStore.connect(settings), key)
+        except ZhengwuError as exc:
+            errors.print(f"[red]could not drop index {key}:[/red] {exc}", soft_wrap=True)
+            raise typer.Exit(1) from exc
+        console.print(f"dropped index {key}", soft_wrap=True)
     try:
-        store = ChromaStore.connect(settings)
-        for key in drop or []:
-            drop_index(settings, store, key)
-            console.print(f"dropped index {key}", soft_wrap=True)
-    except ZhengwuError as exc:
-        errors.print(f"[red]could not drop an index:[/red] {exc}", soft_wrap=True)
-        raise typer.Exit(1) from exc
-    try:
-        unused = unused_indexes(settings, store)
+        unused = unused_indexes(settings, ChromaStore.connect(settings))
     except ZhengwuError as exc:  # the index was built: say so, do not fail the run
         errors.print(f"[yellow]could not list unused indexes:[/yellow] {exc}", soft_wrap=True)
         return

@@ -32,7 +32,7 @@ from rich.table import Table
 
 from assistant.answering import ExtractiveAnswerer
 from assistant.bundles import BundleGuide
-from assistant.catalog import Catalog
+from assistant.catalog import Catalog, rests_on
 from assistant.documents import Scalar
 from assistant.query import Query
 from assistant.retrieval import Filters, HybridRetriever, Passage, Retrieved
@@ -101,25 +101,17 @@ def family(expected: Iterable[str], catalog: Catalog, bundles: BundleGuide | Non
     """The matter, whole: the expected documents and what an expected FAQ rests on (its guide), then
     every document resting on one of those (the guide's FAQs) and every life-event bundle that is
     one of them or has one as a step."""
-    def rests_on(doc_id: str) -> set[str]:
-        targets = str(_first_metadata(catalog, doc_id).get("rests_on", "")).split(",")
-        return {target.partition("#")[0] for target in targets if target}
+    def targets(doc_id: str) -> set[str]:
+        return {target for target, _ in rests_on(catalog.first_metadata(doc_id))}
 
     wanted = set(expected)
-    wanted |= {target for doc_id in list(wanted) for target in rests_on(doc_id)}
+    wanted |= {target for doc_id in list(wanted) for target in targets(doc_id)}
     members = set(wanted)
-    for doc_id in catalog.documents:
-        is_bundle = _first_metadata(catalog, doc_id).get("kind") == "bundle"
-        steps = bundles.step_guides(doc_id) if bundles is not None and is_bundle else frozenset()
-        if rests_on(doc_id) & wanted or steps & wanted:
+    for doc_id, entry in catalog.documents.items():
+        steps = bundles.step_guides(doc_id) if bundles is not None and entry.kind == "bundle" else frozenset()
+        if targets(doc_id) & wanted or steps & wanted:
             members.add(doc_id)
     return frozenset(members)
-
-
-def _first_metadata(catalog: Catalog, doc_id: str) -> dict[str, Scalar]:
-    entry = catalog.documents.get(doc_id)
-    first = catalog.chunks.get(entry.chunk_ids[0]) if entry is not None and entry.chunk_ids else None
-    return first.metadata if first is not None else {}
 
 
 def held_out_answerer(extractive: ExtractiveAnswerer, excluded: frozenset[str]) -> ExtractiveAnswerer:

@@ -201,4 +201,3 @@ def index_lock(catalog_root: Path, index_key: str) -> Iterator[None]:
         yield
     finally:
         handle.close()
-
