@@ -13,6 +13,7 @@ from api.limits import JSON_BODY_LIMIT, UPLOAD_BODY_LIMIT, BodySizeLimit, RateLi
 from api.metrics import Metrics, RequestRecorder
 from api.wechat import create_wechat_router
 from assistant.bundles import BundleGuide
+from assistant.embedders import Embedders
 from assistant.feedback import FeedbackStore, RecentAnswers
 from assistant.lazy import Lazy
 from assistant.matcher import PolicyCatalog
@@ -38,8 +39,10 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
     app.state.bundles = BundleGuide(documents.get)
     app.state.policies = PolicyCatalog(documents.get)
     app.state.assistant = assistant  # the assistant once there is one (set by the provider when it builds it)
+    embedders = Embedders(settings.threads)  # each model loaded once, for answering and the staff re-index
     app.state.assistant_provider = AssistantProvider(  # `provider()` builds it on first use; the WeChat router takes it
-        settings, assistant, on_build=lambda built: setattr(app.state, "assistant", built), bundles=app.state.bundles)
+        settings, assistant, on_build=lambda built: setattr(app.state, "assistant", built), bundles=app.state.bundles,
+        embedders=embedders)
     app.state.answers = RecentAnswers()
     app.state.feedback = FeedbackStore.from_settings(settings)
     app.state.metrics = Metrics()
@@ -52,7 +55,7 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
         if isinstance(app.state.router, LazyRouter):
             app.state.router.refresh()
 
-    app.state.reindex_job = ReindexJob(settings, on_success=reread_documents)
+    app.state.reindex_job = ReindexJob(settings, on_success=reread_documents, embedders=embedders)
     app.state.uploads = Uploads.from_settings(settings)
     app.state.tickets = TicketStore.from_settings(settings)
     # The fitted router when saved, else keywords from the corpus and the uploads.

@@ -19,6 +19,7 @@ from api.errors import ApiError
 from api.limits import RateLimiter
 from api.metrics import Metrics
 from assistant.bundles import BundleGuide
+from assistant.embedders import Embedders
 from assistant.errors import ConfigError, LoadError
 from assistant.feedback import FeedbackStore, RecentAnswers
 from assistant.matcher import PolicyCatalog
@@ -35,9 +36,11 @@ class AssistantProvider:
     /healthz answers, before an index exists). Thread-safe; the WeChat router takes it too."""
 
     def __init__(self, settings: Settings, assistant: Assistant | None = None,
-                 on_build: Callable[[Assistant], None] | None = None, bundles: BundleGuide | None = None) -> None:
+                 on_build: Callable[[Assistant], None] | None = None, bundles: BundleGuide | None = None,
+                 embedders: Embedders | None = None) -> None:
         self.settings = settings
         self.bundles = bundles
+        self.embedders = embedders  # the app's loaded models, shared with the staff re-index
         self._assistant = assistant
         self._on_build = on_build
         self._lock = threading.Lock()
@@ -47,7 +50,7 @@ class AssistantProvider:
             with self._lock:
                 if self._assistant is None:
                     try:
-                        assistant = Assistant.from_settings(self.settings, self.bundles)
+                        assistant = Assistant.from_settings(self.settings, self.bundles, self.embedders)
                     except LoadError as exc:  # the glossary or dialect lexicon: a deployment problem
                         raise ConfigError(f"cannot build the assistant: {exc}") from exc
                     if self._on_build is not None:

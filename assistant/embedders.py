@@ -14,6 +14,7 @@ import hashlib
 import importlib.util
 import os
 import re
+import threading
 from abc import abstractmethod
 from pathlib import Path
 from typing import Any
@@ -127,6 +128,23 @@ class SentenceTransformerEmbedder(Embedder):
         except (OSError, ValueError, RuntimeError) as exc:
             raise EmbeddingError(f"{self.key} failed to embed {len(texts)} text(s): {exc}") from exc
         return np.asarray(vectors, dtype=np.float32)
+
+
+class Embedders:
+    """The embedding models one process has loaded, each loaded once: the answerer's retriever and
+    the staff re-index share them (a model is tens to hundreds of MiB)."""
+
+    def __init__(self, threads: int = 1) -> None:
+        self.threads = threads
+        self._loaded: dict[str, Embedder] = {}
+        self._lock = threading.Lock()
+
+    def get(self, spec: str) -> Embedder:
+        """The embedder a settings value names (`e5`, `use`, `st:<path>`), loaded on first use."""
+        with self._lock:  # two first uses at once load it once
+            if spec not in self._loaded:
+                self._loaded[spec] = create_embedder(spec, self.threads)
+            return self._loaded[spec]
 
 
 def resolve_st_path(spec: str) -> Path:

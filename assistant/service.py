@@ -15,7 +15,7 @@ from typing import Protocol
 from assistant.answer import Answer, Rewrite, RewriteOptions
 from assistant.answering import ExtractiveAnswerer, Thresholds
 from assistant.bundles import BundleGuide
-from assistant.embedders import create_embedder
+from assistant.embedders import Embedders
 from assistant.lexicon import load_dialect, load_glossary
 from assistant.llm import LlmAnswerer, create_chat_model, load_prompt
 from assistant.llm_rewriter import LlmRewriter
@@ -114,12 +114,14 @@ class Assistant:
         self.conversations = conversations or Conversations()
 
     @classmethod
-    def from_settings(cls, settings: Settings, bundles: BundleGuide | None = None) -> Assistant:
+    def from_settings(cls, settings: Settings, bundles: BundleGuide | None = None,
+                      embedders: Embedders | None = None) -> Assistant:
         """The product assistant; `bundles` shares the app's life-event bundles (read from the corpus
-        when not given)."""
+        when not given), `embedders` the process's loaded models (loaded here when not given)."""
         normalizer = create_normalizer(settings.corpus_dir)
-        second = create_embedder(settings.second_embedder, settings.threads) if settings.second_embedder else None
-        retriever = HybridRetriever(ChromaStore.connect(settings), create_embedder(settings.embedder, settings.threads),
+        embedders = embedders or Embedders(settings.threads)
+        second = embedders.get(settings.second_embedder) if settings.second_embedder else None
+        retriever = HybridRetriever(ChromaStore.connect(settings), embedders.get(settings.embedder),
                                     normalizer, settings.index_dir, settings.index_name, DEFAULT_WEIGHTS,
                                     load_ranker(settings), second)
         scope = ScopeChecker.load(places=PlaceNames.load())

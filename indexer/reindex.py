@@ -21,7 +21,7 @@ from typing import Literal, Protocol
 
 from assistant.documents import Document, relative_source
 from assistant.catalog import open_manifest
-from assistant.embedders import Embedder, create_embedder, embedder_key
+from assistant.embedders import Embedder, Embedders, create_embedder, embedder_key
 from assistant.errors import (
     ConfigError,
     DocumentConflictError,
@@ -180,15 +180,17 @@ class ReindexJob:
     """Runs `reindex` in a background thread; a second start while one runs is `IndexBusyError`."""
 
     def __init__(self, settings: Settings, run: ReindexRun = reindex, embedder: Embedder | None = None,
-                 on_success: Callable[[], None] | None = None) -> None:
+                 on_success: Callable[[], None] | None = None, embedders: Embedders | None = None) -> None:
+        """`embedders`: the process's loaded models, shared with the answerer (the app passes its
+        own); `embedder` overrides the answering index's model (tests)."""
         self.settings = settings
         self._on_success = on_success  # e.g. re-read the bundles and policies
         self._run = run
         self._lock = threading.Lock()
         self._status = ReindexStatus()
         self._thread: threading.Thread | None = None
-        self._embedder = embedder  # created on the first run when not given, then kept
-        self._second: Embedder | None = None  # the second embedder (ZHENGWU_SECOND_EMBEDDER), likewise
+        self._embedder = embedder
+        self._embedders = embedders or Embedders(settings.threads)  # each loaded on the first run, then kept
         self._problems: list[str] = []
 
     def start(self, rebuild: bool = False) -> ReindexStatus:
@@ -215,11 +217,9 @@ class ReindexJob:
 
     def _work(self, rebuild: bool) -> None:
         try:
-            if self._embedder is None:
-                self._embedder = create_embedder(self.settings.embedder, self.settings.threads)
-            if self.settings.second_embedder and self._second is None:
-                self._second = create_embedder(self.settings.second_embedder, self.settings.threads)
-            summary = self._run(self.settings, rebuild=rebuild, embedder=self._embedder, second_embedder=self._second,
+            embedder = self._embedder or self._embedders.get(self.settings.embedder)
+            second = self._embedders.get(self.settings.second_embedder) if self.settings.second_embedder else None
+            summary = self._run(self.settings, rebuild=rebuild, embedder=embedder, second_embedder=second,
                                 on_progress=self._progress, on_problem=self._problem)
             if self._on_success is not None:
                 self._on_success()

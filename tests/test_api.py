@@ -388,6 +388,30 @@ def test_upload_reindex_answer_and_delete(make_settings: Callable[..., Settings]
     assert "guide-dog-registration" not in {d["doc_id"] for d in client.get("/v1/staff/documents").json()["documents"]}
 
 
+def test_the_staff_reindex_and_the_answerer_share_one_loaded_model(make_settings: Callable[..., Settings],
+                                                                   e5: Embedder, tiny_corpus: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    loads: list[str] = []
+
+    def load(spec: str, threads: int = 1) -> Embedder:  # stands in for loading a model: counts, hands back e5
+        loads.append(spec)
+        return e5
+
+    monkeypatch.setattr("assistant.embedders.create_embedder", load)
+    shipped = Path(__file__).resolve().parents[1] / "corpus"
+    for lexicon in ("dialect.yaml", "glossary.yaml"):  # the assistant reads the corpus's lexicons
+        (tiny_corpus / lexicon).write_text((shipped / lexicon).read_text(encoding="utf-8"), encoding="utf-8")
+    settings = make_settings(corpus_dir=str(tiny_corpus), staff_key=STAFF_KEY)
+    client = TestClient(create_app(settings), headers=STAFF)  # the product's own assistant, built on first ask
+    assert client.post("/v1/staff/reindex").status_code == 202
+    assert wait_for_reindex(client)["state"] == "succeeded"
+    answer = client.post("/v1/ask", json={"question": "身份证丢了怎么补办"}).json()
+    assert not answer["refused"] and answer["citations"][0]["doc_id"] == "guide-idcard-replace"
+    client.post("/v1/staff/reindex")
+    assert wait_for_reindex(client)["state"] == "succeeded"
+    assert loads == ["e5"]  # loaded once, for the first re-index; the answerer and the second run reuse it
+
+
 def test_an_uploaded_policy_is_matched_once_the_reindex_succeeds(make_settings: Callable[..., Settings], e5: Embedder,
                                                                  tiny_corpus: Path) -> None:
     settings = make_settings(corpus_dir=str(tiny_corpus), staff_key=STAFF_KEY)
