@@ -3,21 +3,20 @@
 This module is the only one that imports chromadb; its errors become `StoreError` here.
 
 An index is a series of *generations*: each indexing run that changes anything writes a complete
-new collection, then switches a pointer to it. The pointer lives in Chroma itself (the metadata of
-a small registry collection), so the switch is one atomic write and readers never see a
-half-built index. Embeddings are always computed by us: no collection has an embedding function,
-and the store never sends text to Chroma for embedding (Chroma would download a model).
+new collection, then switches a pointer to it. The pointers live in Chroma itself, one record per
+index key in a small registry collection, so a switch is one atomic write that touches no other
+key's pointer: processes on several hosts sharing one Chroma server need no lock between them, and
+readers never see a half-built index. Embeddings are always computed by us: no collection has an
+embedding function, and the store never sends text to Chroma for embedding (Chroma would download a
+model); a pointer record carries a fixed one-number vector, as Chroma wants one per record.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import re
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -29,6 +28,8 @@ from assistant.errors import ConfigError, IndexNotFoundError, StoreError
 from assistant.settings import Settings
 
 REGISTRY = "zhengwu-registry"
+REGISTRY_METADATA = {"purpose": "zhengwu index registry"}
+POINTER_VECTOR = [1.0]  # every pointer record's embedding: the registry is never queried by vector
 PAGE = 1000
 NAME_OK = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,200}[a-zA-Z0-9]$")
 GENERATION = re.compile(r"^(.+)-g\d{20}$")  # `create_generation`'s names: the key and a microsecond stamp
@@ -51,16 +52,18 @@ class DenseHit:
 
 
 class ChromaStore:
-    """Generations of one or more indexes in one Chroma database."""
+    """Generations of one or more indexes in one Chroma database, and the registry of which
+    generation serves each index key: one record per key (id = the key, metadata
+    `{"collection": name}`), so writes for different keys never meet, whichever process or host
+    makes them. Older databases kept every pointer in the registry collection's metadata; reads
+    still see those (a record wins) and the first change moves them into records (`_registry_to_change`)."""
 
-    def __init__(self, client: Any, description: str, registry_lock: Path | None = None) -> None:
-        """`registry_lock`: a file that processes on this machine lock while they change the
-        registry (a pointer switched in one process and forgotten in another must not undo each
-        other: the registry is one metadata record, written whole)."""
+    def __init__(self, client: Any, description: str) -> None:
         self._client = client
         self.description = description
         self._collections: dict[str, Any] = {}
-        self._registry_lock = registry_lock
+        self._registry_handle: Any = None
+        self._migrated = False
 
     @classmethod
     def connect(cls, settings: Settings) -> ChromaStore:
@@ -78,10 +81,10 @@ class ChromaStore:
                     settings=chroma_settings,
                 )
                 client.heartbeat()
-                return cls(client, f"Chroma server {settings.chroma_url}", settings.index_dir / ".registry.lock")
+                return cls(client, f"Chroma server {settings.chroma_url}")
             settings.chroma_path.mkdir(parents=True, exist_ok=True)
             client = chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
-            return cls(client, f"embedded Chroma at {settings.chroma_path}", settings.index_dir / ".registry.lock")
+            return cls(client, f"embedded Chroma at {settings.chroma_path}")
         except ConfigError:
             raise
         except Exception as exc:  # chromadb raises many types (httpx, ValueError, its own errors)
@@ -91,9 +94,11 @@ class ChromaStore:
 
     def live(self, index_key: str) -> str | None:
         """The collection currently serving `index_key`, or None if none was ever switched in."""
-        metadata = self._call("read the index registry", lambda: self._registry().metadata) or {}
-        name = metadata.get(index_key)
-        return str(name) if name else None
+        registry = self._registry()
+        got = self._call("read the index registry", lambda: registry.get(ids=[index_key], include=["metadatas"]))
+        if got["ids"]:
+            return _pointer(got["metadatas"][0])
+        return self._legacy_pointers().get(index_key)
 
     def require_live(self, index_key: str) -> str:
         name = self.live(index_key)
@@ -102,22 +107,31 @@ class ChromaStore:
         return name
 
     def switch(self, index_key: str, collection: str) -> None:
-        """Point `index_key` at `collection` in one write."""
-        self._change_registry("switch the live index", lambda metadata: {**metadata, index_key: collection})
+        """Point `index_key` at `collection` in one write: an upsert of that key's record alone."""
+        registry = self._registry_to_change()
+        self._call(
+            "switch the live index",
+            lambda: registry.upsert(
+                ids=[index_key], embeddings=[POINTER_VECTOR], metadatas=[{"collection": collection}]
+            ),
+        )
 
     def keys(self) -> list[str]:
         """Every index key the registry points at or a collection was made for (a run or a drop cut
         short can leave collections without a pointer)."""
-        metadata = self._call("read the index registry", lambda: self._registry().metadata) or {}
-        pointed = {str(key) for key, value in metadata.items() if key != "purpose" and value}
+        registry = self._registry()
+        got = self._call("read the index registry", lambda: registry.get(include=["metadatas"]))
+        pointed = {key for key, metadata in zip(got["ids"], got["metadatas"], strict=True) if _pointer(metadata)}
+        pointed |= set(self._legacy_pointers()) - set(got["ids"])
         names = self._call("list collections", lambda: [c.name for c in self._client.list_collections()])
         made = {m.group(1) for m in map(GENERATION.match, names) if m}
         return sorted(pointed | made)
 
     def forget(self, index_key: str) -> None:
-        """Remove `index_key`'s pointer: nothing is served from it any more."""
-        self._change_registry("forget an index",
-                              lambda metadata: {key: value for key, value in metadata.items() if key != index_key})
+        """Remove `index_key`'s pointer: nothing is served from it any more (a legacy pointer was
+        made a record by `_registry_to_change`, so deleting the record removes it too)."""
+        registry = self._registry_to_change()
+        self._call("forget an index", lambda: registry.delete(ids=[index_key]))
 
     # --- generations --------------------------------------------------------------------------
 
@@ -213,24 +227,55 @@ class ChromaStore:
 
     # --- internals ----------------------------------------------------------------------------
 
-    def _change_registry(self, what: str, change: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
-        """Read, change and write the registry's pointers under the registry lock."""
-        with ExitStack() as stack:
-            if self._registry_lock is not None:
-                self._registry_lock.parent.mkdir(parents=True, exist_ok=True)
-                handle = stack.enter_context(self._registry_lock.open("a+"))
-                fcntl.flock(handle, fcntl.LOCK_EX)  # released when the handle closes
-            registry = self._registry()
-            metadata = change(dict(registry.metadata or {}))
-            self._call(what, lambda: registry.modify(metadata=metadata))
+    def _registry(self, *, fresh: bool = False) -> Any:
+        """The registry collection, opened once (records are read through the handle, so a read
+        of a pointer is one call); `fresh` opens it again for its current metadata."""
+        if fresh or self._registry_handle is None:
+            self._registry_handle = self._call(
+                "open the index registry",
+                lambda: self._client.get_or_create_collection(
+                    REGISTRY, embedding_function=None, metadata=dict(REGISTRY_METADATA)
+                ),
+            )
+        return self._registry_handle
 
-    def _registry(self) -> Any:
-        return self._call(
-            "open the index registry",
-            lambda: self._client.get_or_create_collection(
-                REGISTRY, embedding_function=None, metadata={"purpose": "zhengwu index registry"}
-            ),
-        )
+    def _legacy_pointers(self) -> dict[str, str]:
+        """Pointers an older version kept in the registry collection's metadata (every key but
+        "purpose"); empty once they have been moved into records."""
+        metadata = self._registry(fresh=True).metadata or {}
+        return {str(key): str(value) for key, value in metadata.items() if key not in REGISTRY_METADATA and value}
+
+    def _registry_to_change(self) -> Any:
+        """The registry, once its legacy pointers are records: the first change through this
+        store moves each legacy pointer into a record (`add` keeps a record that already exists,
+        so a pointer switched since wins), then rewrites the collection metadata to
+        `REGISTRY_METADATA` alone.
+
+        The move happens on the first change, not on opening, so that reading stays read-only and
+        one call per pointer: a process that only answers questions never writes, and reads see
+        legacy pointers anyway. The move itself is a one-off read-modify-write of the metadata:
+        a pointer another host forgets between our read and our `add` comes back, and a pointer
+        an older version writes into the metadata meanwhile is lost. Upgrade every host sharing a
+        Chroma server together; after the first change the metadata holds no pointers, and the
+        move costs one read per store."""
+        if not self._migrated:
+            legacy = self._legacy_pointers()
+            registry = self._registry()
+            if legacy:
+                self._call(
+                    "move legacy pointers into the index registry",
+                    lambda: registry.add(
+                        ids=list(legacy),
+                        embeddings=[POINTER_VECTOR] * len(legacy),
+                        metadatas=[{"collection": name} for name in legacy.values()],
+                    ),
+                )
+                self._call(
+                    "rewrite the index registry's metadata",
+                    lambda: registry.modify(metadata=dict(REGISTRY_METADATA)),
+                )
+            self._migrated = True
+        return self._registry()
 
     def _collection(self, name: str) -> Any:
         if name not in self._collections:
@@ -246,3 +291,9 @@ class ChromaStore:
             return action()
         except Exception as exc:  # the one boundary where chromadb's errors are translated
             raise StoreError(f"Chroma could not {what}: {exc}") from exc
+
+
+def _pointer(metadata: Any) -> str | None:
+    """The collection a pointer record names, or None for an empty one."""
+    name = (metadata or {}).get("collection")
+    return str(name) if name else None

@@ -1,15 +1,18 @@
 import json
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
 
+import chromadb
 import pytest
+from chromadb.config import Settings as ChromaSettings
 
 from assistant.embedders import Embedder
 from assistant.errors import ConfigError, IndexBusyError, IndexingError, LoadError
 from assistant.settings import Settings
-from assistant.store import ChromaStore
+from assistant.store import REGISTRY, REGISTRY_METADATA, ChromaStore
 from indexer.indexing import IndexSummary, index_lock
 from indexer.reindex import (
     DocumentConflictError,
@@ -251,22 +254,80 @@ def test_a_drop_waits_for_no_run_it_cannot_hold_the_index_lock_for(settings: Set
     assert store.live(key) is None and (settings.index_dir / f".{key}.lock").exists()  # the lock file stays
 
 
+def generation(key: str, n: int) -> str:
+    return f"{key}-g{n:020d}"
 
-def test_a_pointer_switched_while_another_is_forgotten_is_kept(make_settings: Callable[..., Settings]) -> None:
-    settings = make_settings()
-    dropping, indexing = ChromaStore.connect(settings), ChromaStore.connect(settings)  # as two processes would
-    old, new = f"{settings.index_name}-use", f"{settings.index_name}-e5"
-    dropping.switch(old, f"{old}-g{0:020d}")
-    read = threading.Event()
 
-    def slowly_forget(pointers: dict[str, object]) -> dict[str, object]:
-        read.set()
-        time.sleep(0.5)  # a switch in between must wait, or this write would undo it
-        return {key: value for key, value in pointers.items() if key != old}
+def test_pointers_changed_at_once_from_two_stores_never_undo_each_other(
+        chroma_mode: str, make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings(chroma_mode)
+    indexing, dropping = ChromaStore.connect(settings), ChromaStore.connect(settings)  # as two hosts would
+    kept, dropped = f"{settings.index_name}-e5", f"{settings.index_name}-use"
+    start, failures = threading.Barrier(2), list[str]()
 
-    forgetting = threading.Thread(target=dropping._change_registry, args=("forget", slowly_forget))
-    forgetting.start()
-    assert read.wait(30)
-    indexing.switch(new, f"{new}-g{1:020d}")
-    forgetting.join(30)
-    assert indexing.live(new) == f"{new}-g{1:020d}" and indexing.live(old) is None
+    def switch_kept() -> None:
+        start.wait(30)
+        for n in range(40):
+            indexing.switch(kept, generation(kept, n))
+            if indexing.live(kept) != generation(kept, n):
+                failures.append(f"{kept} lost switch {n}")
+
+    def switch_and_forget_dropped() -> None:
+        start.wait(30)
+        for n in range(40):
+            dropping.switch(dropped, generation(dropped, n))
+            if n % 2:
+                dropping.forget(dropped)
+            if dropping.live(dropped) != (None if n % 2 else generation(dropped, n)):
+                failures.append(f"{dropped} wrong after step {n}")
+
+    threads = [threading.Thread(target=switch_kept), threading.Thread(target=switch_and_forget_dropped)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not any(thread.is_alive() for thread in threads) and failures == []
+    for store in (indexing, dropping):
+        assert store.live(kept) == generation(kept, 39) and store.live(dropped) is None  # step 39 forgot it
+        assert kept in store.keys() and dropped not in store.keys()
+    dropping.switch(dropped, generation(dropped, 40))
+    assert indexing.live(dropped) == generation(dropped, 40) and indexing.live(kept) == generation(kept, 39)
+
+
+def registry_as_an_older_version_wrote_it(settings: Settings, pointers: dict[str, str]) -> Any:
+    """The registry collection with `pointers` added to its metadata, the way versions before
+    pointer records kept them; written through chromadb itself, not the store."""
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if settings.chroma_url:
+        url = urlparse(settings.chroma_url)
+        client = chromadb.HttpClient(host=url.hostname or "", port=url.port or 8000, settings=chroma_settings)
+    else:
+        settings.chroma_path.mkdir(parents=True, exist_ok=True)
+        client = chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+    registry = client.get_or_create_collection(REGISTRY, embedding_function=None, metadata=dict(REGISTRY_METADATA))
+    registry.modify(metadata={**(registry.metadata or {}), **pointers})
+    return client
+
+
+def test_pointers_an_older_version_kept_in_the_registry_metadata_are_read_then_moved_into_records(
+        chroma_mode: str, make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings(chroma_mode)
+    old, kept, late, new = (f"{settings.index_name}-{name}" for name in ("old", "kept", "late", "new"))
+    client = registry_as_an_older_version_wrote_it(settings, {old: generation(old, 1), kept: generation(kept, 1)})
+    store = ChromaStore.connect(settings)
+    assert store.live(old) == generation(old, 1) and store.live(kept) == generation(kept, 1)
+    assert {old, kept} <= set(store.keys())
+    store.forget(old)  # the first change moves the legacy pointers, then forgets one of them
+    assert store.live(old) is None and old not in store.keys() and store.live(kept) == generation(kept, 1)
+    assert client.get_collection(REGISTRY).metadata == REGISTRY_METADATA
+
+    # an older version on another host writes the metadata again: a stale pointer and a new one
+    registry_as_an_older_version_wrote_it(settings, {kept: generation(kept, 0), late: generation(late, 1)})
+    host = ChromaStore.connect(settings)
+    assert host.live(kept) == generation(kept, 1) and host.live(late) == generation(late, 1)  # a record wins
+    host.switch(new, generation(new, 2))
+    assert client.get_collection(REGISTRY).metadata == REGISTRY_METADATA
+    for reader in (store, host):
+        assert reader.live(new) == generation(new, 2) and reader.live(late) == generation(late, 1)
+        assert reader.live(kept) == generation(kept, 1) and reader.live(old) is None
+        assert {kept, late, new} <= set(reader.keys()) and old not in reader.keys()
