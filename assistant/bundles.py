@@ -172,7 +172,7 @@ class _Shelf:
     guides: dict[str, Document]
     bundles: dict[str, Document]
     triggers: dict[str, re.Pattern[str]]
-    matter_terms: dict[str, set[str]]
+    matter_terms: dict[str, list[set[str]]]  # per bundle, the words of each step's matter
 
 
 class BundleGuide:
@@ -245,8 +245,8 @@ class BundleGuide:
         if asks is None and bare is None:
             return None
         asking = [c for c in PUNCTUATION.split(question) if c and self._asks.search(shelf.triggers[bundle_id].sub(" ", c))]
-        if lists is None and self._matter_in(bundle_id, " ".join(asking) or text):
-            return None
+        if lists is None and self._matters_in(bundle_id, " ".join(asking) or text) == 1:
+            return None  # one of its matters; several ("火化、户口、社保这些手续") ask for the checklist
         return EventMatch(bundle_id, str(shelf.bundles[bundle_id].extra.get("event", "")), matched)
 
     def names_matter(self, bundle_id: str, text: str) -> bool:
@@ -254,14 +254,18 @@ class BundleGuide:
         ("新生儿医保登记怎么办" names 医保) without asking outright for the whole list."""
         if bundle_id not in self.shelf.bundles or (self._lists and self._lists.search(text)):
             return False
-        return self._matter_in(bundle_id, PUNCTUATION.sub(" ", text))
+        return self._matters_in(bundle_id, PUNCTUATION.sub(" ", text)) > 0
 
-    def _matter_in(self, bundle_id: str, text: str) -> bool:
-        """Whether `text`, without the event's words and the asking words, holds one of the
-        bundle's matter words."""
+    def _matters_in(self, bundle_id: str, text: str) -> int:
+        """How many of the bundle's matters `text` names, without the event's words and the asking
+        words: 0, 1 (every matter word it holds belongs to one step) or 2 (no one step holds them all)."""
         shelf = self.shelf
         rest = self._asks.sub(" ", shelf.triggers[bundle_id].sub(" ", text))
-        return bool((set(tokenize(rest)) - set(self.rules.generic)) & shelf.matter_terms[bundle_id])
+        steps = shelf.matter_terms[bundle_id]
+        named = (set(tokenize(rest)) - set(self.rules.generic)) & set().union(*steps)
+        if not named:
+            return 0
+        return 1 if any(named <= terms for terms in steps) else 2
 
     def answer(self, question: str, normalized_question: str = "") -> Answer | None:
         """A bundle answer when the question is about a life event, else None (answer it normally)."""
@@ -280,14 +284,15 @@ class BundleGuide:
         # the event's own word names a matter when 登记 or 证 follows (结婚登记, 退休证)
         return [re.escape(w) + "(?!登记|证)" for w in own if len(w) >= 2] + extra + self.rules.events.get(doc.doc_id, [])
 
-    def _terms(self, doc: Document, guides: dict[str, Document], events: set[str]) -> set[str]:
-        """The words of the bundle's matters: the words of its guides' titles, and their tags whole
-        (社保卡 beside 社会保障卡; a tag's parts, like 外地 of 外地户口, say nothing of the matter)
-        unless a tag names a life event (生孩子, 开公司: the guides are tagged with their events)."""
+    def _terms(self, doc: Document, guides: dict[str, Document], events: set[str]) -> list[set[str]]:
+        """The words of each of the bundle's matters: the words of its step's guide's title, and the
+        guide's tags whole (社保卡 beside 社会保障卡; a tag's parts, like 外地 of 外地户口, say nothing of
+        the matter) unless a tag names a life event (生孩子, 开公司: the guides are tagged with their
+        events)."""
         steps = [guides[s.guide] for s in bundle_steps(doc) if s.guide in guides]
-        titles = {t for t in tokenize(" ".join(g.title for g in steps)) if len(t) >= 2}
-        tags = {tag for g in steps for tag in g.tags if len(tag) >= 2 and tag not in events}
-        return (titles | tags) - set(self.rules.generic)
+        return [({t for t in tokenize(g.title) if len(t) >= 2}
+                 | {tag for tag in g.tags if len(tag) >= 2 and tag not in events}) - set(self.rules.generic)
+                for g in steps]
 
 
 def to_answer(bundle: Bundle, question: str, normalized_question: str = "") -> Answer:

@@ -130,6 +130,8 @@ def test_a_bundle_with_malformed_steps_is_left_out(corpus: dict[str, Document]) 
     ("我们是二婚，打算领证，领完证都要办哪些事", "bundle-marriage"),
     ("看中了一套二手房，还要贷款，后面要办些什么", "bundle-home-purchase"),
     ("我父亲住院没抢救过来，后面还有啥要办的，帮我捋一捋", "bundle-after-death"),
+    ("我配偶昨天夜里在医院走了，我也不知道先办什么后办什么", "bundle-after-death"),  # when and where between
+    ("我老伴走了，火化、户口、社保这些手续都得怎么弄啊？", "bundle-after-death"),  # several of its matters
 ])
 def test_life_event_questions_are_recognised(guide: BundleGuide, question: str, bundle_id: str) -> None:
     match = guide.recognize(question)
@@ -151,6 +153,8 @@ def test_life_event_questions_are_recognised(guide: BundleGuide, question: str, 
     "开公司，公司登记要办哪些手续",
     "刚生了孩子，帮我列出出生医学证明需要的材料",  # a list of one matter's materials, not of everything
     "买了房，契税要交的单子在哪拿",
+    "我老伴走了，户口这些手续怎么办？",  # one of its matters, however it is asked
+    "我爸昨天出差走了，身份证要办什么",  # 走了 after a trip is no death
 ])
 def test_questions_about_one_matter_are_not_bundle_questions(guide: BundleGuide, question: str) -> None:
     assert guide.recognize(question) is None
