@@ -1,34 +1,54 @@
 """Typed pinyin in a question ("shenfenzheng丢了怎么补办", "ban huzhao要多少钱") back to Chinese
 characters, so both the embedder and BM25 see words they know.
 
-Vocabulary: the project's own words first (glossary terms and their plain wording, the standard
-side of the dialect lexicon, split by jieba as well), then jieba's dictionary (words of 1–4
-characters). Each word is keyed by its toneless pinyin (`pypinyin`, which reads polyphones in
-context). A run of lower-case Latin letters (spaces allowed inside) is decoded by dynamic
-programming over the keys, as a unigram language model: the segmentation with the highest product
-of word probabilities wins (so fewer, longer words beat strings of particles; project words count
-as very frequent). A run that does not decode completely (an English word, "app", "ETC") is left as
-it was. The dictionary is read once, on the first question that holds Latin letters.
+Vocabulary: jieba's dictionary (every word of 1–6 characters it counts), the project's own words
+(glossary terms and their plain wording, the standard side of the dialect lexicon) and, when
+given, the words of the service's own texts (`read_domain_words`: the corpus titles and bodies).
+Each word is keyed by its toneless pinyin, read as `pypinyin.lazy_pinyin` reads it (`_Spelling`).
+A run of lower-case Latin letters (spaces allowed inside) is decoded by dynamic programming over
+the keys, as a unigram language model with a cost per word: the segmentation with the highest sum
+of log word probabilities, less `WORD_COST` a word, wins (so fewer, longer words beat strings of
+short ones); a word that spans a typed space pays `SPACE_COST` for each ("ta shi" is 他是, not 踏实;
+"shen fen zheng" is still 身份证). A word's probability mixes jieba's counts with the service's
+texts' (`DOMAIN_WEIGHT`: 办 and 本市 as a government text uses them, not as a novel does). A whole
+project phrase counts as very frequent (`PROJECT_FREQ`); the words jieba splits out of a project
+phrase count as their probability times `DOMAIN_BOOST` (准驾 and 驾车 of 准驾车型 must not beat
+私家车 by being counted like 准驾车型). A run that does not decode completely (an English word,
+"app", "ETC") is left as it was. The vocabulary is built once, on the first question that holds
+Latin letters (2–3 s, about 50 MiB).
+
+Measured with `python -m eval pinyin` (eval/README.md).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import threading
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable
 
 LATIN_RUN = re.compile(r"[a-z]+(?: +[a-z]+)*")
-MAX_WORD_CHARS = 4
-MIN_DICTIONARY_FREQ = 20  # jieba words rarer than this are not candidates
-PROJECT_FREQ = 10**7  # project words beat the dictionary
+MAX_WORD_CHARS = 6
+PROJECT_FREQ = 10**7  # a whole project phrase beats the dictionary
+DOMAIN_BOOST = 10  # a word of a project phrase: its probability × this
+DOMAIN_WEIGHT = 0.5  # the service's own texts' share of the mixed unigram model
+# DOMAIN_WEIGHT and WORD_COST (nats a word) were chosen on the MSGABench dev questions of `python -m eval pinyin`
+WORD_COST = 6.0
+SPACE_COST = 8.0  # nats for each typed space a word spans (chosen on the same dev questions, `spaced`)
 
 
 class PinyinDecoder:
     """Toneless pinyin → the most likely Chinese words."""
 
-    def __init__(self, project_words: Iterable[str] = ()) -> None:
+    def __init__(self, project_words: Iterable[str] = (),
+                 read_domain_words: Callable[[], Iterable[str]] | None = None) -> None:
+        """`project_words`: glossary and lexicon phrases; `read_domain_words`: called once, when the
+        vocabulary is built, for the running words of the service's own texts (the corpus titles and
+        bodies, repeats and all: they are counted)."""
         self._project_words = [w for w in dict.fromkeys(project_words) if _is_han(w)]
+        self._read_domain_words = read_domain_words
         self._keys: dict[str, tuple[str, float]] | None = None
         self._longest_key = 0
         self._lock = threading.Lock()
@@ -41,7 +61,7 @@ class PinyinDecoder:
 
         def substitute(match: re.Match[str]) -> str:
             run = match.group(0)
-            decoded = self._decode_run(run.replace(" ", ""))
+            decoded = self._decode_run(run)
             if decoded is None:
                 return run
             replaced.append((run, decoded))
@@ -53,10 +73,15 @@ class PinyinDecoder:
         """Read the dictionary now (a second or two) instead of on the first pinyin question."""
         self._vocabulary()
 
-    def _decode_run(self, letters: str) -> str | None:
+    def _decode_run(self, run: str) -> str | None:
+        letters = run.replace(" ", "")
         if len(letters) < 2:
             return None
         keys = self._vocabulary()
+        # crossed[i]: the typed spaces before letters[i - 1] (so inside a word letters[start:end]:
+        # crossed[end] - crossed[start + 1])
+        spaces = list(itertools.accumulate(len(part) for part in run.split()))[:-1]  # letters before each
+        crossed = [sum(position < i for position in spaces) for i in range(len(letters) + 1)]
         # best[i]: (score, words) for letters[:i]
         best: list[tuple[float, list[str]] | None] = [None] * (len(letters) + 1)
         best[0] = (0.0, [])
@@ -67,7 +92,8 @@ class PinyinDecoder:
                 if previous is None or entry is None:
                     continue
                 word, log_p = entry
-                score = previous[0] + log_p
+                # a typed space inside a word: the boundary it denies
+                score = previous[0] + log_p - WORD_COST - SPACE_COST * (crossed[end] - crossed[start + 1])
                 if best[end] is None or score > best[end][0]:  # type: ignore[index]
                     best[end] = (score, previous[1] + [word])
         final = best[len(letters)]
@@ -84,32 +110,90 @@ class PinyinDecoder:
 
     def _build(self) -> dict[str, tuple[str, float]]:
         import jieba
-        from pypinyin import lazy_pinyin
 
         from assistant.lexical import tokenize
 
         tokenize("")  # initialises jieba once, quietly
+        spell, counts, total = _Spelling(), jieba.dt.FREQ, jieba.dt.total
+        domain = Counter(w for w in (self._read_domain_words() if self._read_domain_words else ())
+                         if len(w) <= MAX_WORD_CHARS and _is_han(w))
+        domain_total = max(sum(domain.values()), 1)
+        weight = DOMAIN_WEIGHT if domain else 0.0
         keys: dict[str, tuple[str, float]] = {}
-        total = math.log(jieba.dt.total)
 
-        def offer(word: str, freq: float) -> None:
-            key = "".join(lazy_pinyin(word))
+        def probability(word: str) -> float:
+            return (1 - weight) * counts.get(word, 0) / total + weight * domain[word] / domain_total
+
+        def offer(word: str, p: float) -> None:
+            key = spell(word)
             if not (key.isascii() and key.isalpha()):
                 return
-            log_p = math.log(freq) - total
-            for spelling in {key, key.replace("lve", "lue").replace("nve", "nue")}:  # 略: people type lue
+            log_p = math.log(p)
+            spellings = (key, key.replace("lve", "lue").replace("nve", "nue")) if "ve" in key else (key,)
+            for spelling in spellings:  # 略: people type lue
                 current = keys.get(spelling)
                 if current is None or log_p > current[1]:
                     keys[spelling] = (word, log_p)
 
-        for word, freq in jieba.dt.FREQ.items():
-            if freq >= MIN_DICTIONARY_FREQ and len(word) <= MAX_WORD_CHARS and _is_han(word):
-                offer(word, freq)
+        for word, freq in counts.items():
+            if freq > 0 and len(word) <= MAX_WORD_CHARS and _is_han(word):
+                offer(word, probability(word))
+        for word in domain:
+            offer(word, probability(word))
         for phrase in self._project_words:
-            for word in {phrase, *tokenize(phrase)}:
-                if 2 <= len(word) <= 6 and _is_han(word):
-                    offer(word, PROJECT_FREQ)
+            if 2 <= len(phrase) <= MAX_WORD_CHARS:
+                offer(phrase, PROJECT_FREQ / total)
+            for word in tokenize(phrase):
+                if word != phrase and 2 <= len(word) <= MAX_WORD_CHARS and _is_han(word):
+                    offer(word, max(probability(word), 1 / total) * DOMAIN_BOOST)
         return keys
+
+
+class _Spelling:
+    """A word's toneless pinyin as `pypinyin.lazy_pinyin` reads it — the longest phrases of its
+    phrase dictionary from the left, else each character's first reading — several times faster,
+    as each phrase and character is converted once (jieba's 350k words in about a second)."""
+
+    def __init__(self) -> None:
+        from pypinyin.constants import PHRASES_DICT, PINYIN_DICT
+
+        self._phrases, self._chars = PHRASES_DICT, PINYIN_DICT
+        self._longest = max(map(len, PHRASES_DICT), default=1)
+        self._spelled: dict[str, str] = {}  # phrase or character → toneless pinyin
+
+    def __call__(self, word: str) -> str:
+        out: list[str] = []
+        start = 0
+        while start < len(word):
+            for end in range(min(len(word), start + self._longest), start + 1, -1):
+                if word[start:end] in self._phrases:
+                    break
+            else:
+                end = start + 1
+            out.append(self._spell(word[start:end]))
+            start = end
+        return "".join(out)
+
+    def _spell(self, piece: str) -> str:
+        spelled = self._spelled.get(piece)
+        if spelled is None:
+            if len(piece) > 1:
+                syllables = [readings[0] for readings in self._phrases[piece]]
+            else:
+                readings = self._chars.get(ord(piece))
+                syllables = [readings.split(",")[0]] if readings else []
+            spelled = "".join(map(self._toneless, syllables)) if syllables else piece
+            self._spelled[piece] = spelled
+        return spelled
+
+    def _toneless(self, syllable: str) -> str:
+        toneless = self._spelled.get(syllable)  # syllables are Latin, so never a piece
+        if toneless is None:
+            from pypinyin import Style
+            from pypinyin.style import convert
+
+            toneless = self._spelled[syllable] = convert(syllable, Style.NORMAL, strict=True)
+        return toneless
 
 
 def _is_han(word: str) -> bool:

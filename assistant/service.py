@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
@@ -15,6 +16,7 @@ from typing import Protocol
 from assistant.answer import Answer, Rewrite, RewriteOptions
 from assistant.answering import ExtractiveAnswerer, Thresholds
 from assistant.bundles import BundleGuide
+from assistant.documents import Document
 from assistant.embedders import Embedders
 from assistant.lexicon import load_dialect, load_glossary
 from assistant.llm import LlmAnswerer, create_chat_model, load_prompt
@@ -59,9 +61,13 @@ def create_normalizer(corpus_dir: Path) -> QueryNormalizer:
     """The query normaliser over the corpus lexicons, with a pinyin decoder and a homophone-typo
     repairer that build their vocabularies in the background (so the first question does not wait)."""
     dialect, glossary = load_dialect(corpus_dir / "dialect.yaml"), load_glossary(corpus_dir / "glossary.yaml")
-    pinyin = PinyinDecoder([e.term for e in glossary] + [e.plain for e in glossary] + [e.standard for e in dialect])
     terms = [e.term for e in glossary] + [e.plain for e in glossary]
-    typos = HomophoneRepair(lambda: service_words(terms, (doc.title for doc in load_paths([corpus_dir]).documents)))
+
+    def read_words(texts: Callable[[Document], str]) -> Callable[[], list[str]]:
+        return lambda: service_words([], map(texts, load_paths([corpus_dir]).documents))
+
+    pinyin = PinyinDecoder(terms + [e.standard for e in dialect], read_words(lambda d: f"{d.title}\n{d.body}"))
+    typos = HomophoneRepair(lambda: terms + read_words(lambda d: d.title)())
     for warm, name in ((pinyin.warm, "pinyin-warm"), (typos.warm, "typos-warm")):
         threading.Thread(target=warm, name=name, daemon=True).start()
     return QueryNormalizer(dialect, glossary, pinyin, typos)

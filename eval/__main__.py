@@ -528,6 +528,34 @@ def scope(
     _emit(report.as_json(), as_json)
 
 
+@app.command("pinyin")
+def pinyin(
+    data: Annotated[list[str], typer.Option("--data", help="PATH[:FIELD] of a JSONL file of questions (repeatable; "
+                                            "FIELD defaults to question).")],
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Questions per file (the first of its dev split).")] = 1000,
+    examples: Annotated[int, typer.Option("--examples", min=0, help="Wrong decodings shown per variant.")] = 10,
+    threads: Threads = 1,
+    as_json: AsJson = False,
+) -> None:
+    """Typed pinyin read back by the product's decoder: one word, every word or every character
+    (run together or a space between words) of each question typed as toneless pinyin; exact
+    recovery, character accuracy and runs left undecoded (the dev split of files whose rows have ids)."""
+    from assistant.service import create_normalizer
+    from eval.pinyin import measure, print_pinyin, read_questions
+
+    settings = _settings(threads)
+    try:
+        sources = [read_questions(spec, limit) for spec in data]
+        if (decoder := create_normalizer(settings.corpus_dir).pinyin) is None:
+            raise typer.BadParameter("the product's normaliser has no pinyin decoder")
+        report = measure(decoder, sources, examples=examples)
+    except ZhengwuError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    print_pinyin(report, console)
+    _emit(report.as_json(), as_json)
+
+
 @app.command("soak")
 def soak(
     clients: Annotated[int, typer.Option(min=1, max=1000, help="Concurrent clients.")] = 50,
