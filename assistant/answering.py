@@ -20,7 +20,7 @@ from assistant.bundles import BundleGuide
 from assistant.catalog import Catalog, rests_on
 from assistant.errors import ConfigError
 from assistant.lexical import tokenize
-from assistant.matters import named_matters, particular_things, unmentioned, unnamed
+from assistant.matters import named_matters, particular_things, unknown_things, unmentioned, unnamed
 from assistant.query import Query, QueryNormalizer
 from assistant.retrieval import HybridRetriever, Passage, Retrieved
 from assistant.scope import ScopeChecker
@@ -78,7 +78,8 @@ class Evidence:
     matters the question names that none of the best three passages' documents names
     (`assistant.matters`: 育儿补贴 asked, only 出生登记 found), and the particular things it names
     that those documents (and the guides their FAQs rest on) do not (护照 asked, only the ID card's
-    fee found)."""
+    fee found), or that no document names at all though the lexicons do (回乡证 asked: its standard
+    name 港澳居民来往内地通行证 is in no document)."""
 
     best_dense: float
     coverage: float | None
@@ -205,7 +206,7 @@ class ExtractiveAnswerer:
         previous = self.normalizer.normalize(history[-1])
         combined = Query(original=query.original, text=f"{previous.text} {query.text}",
                          expansions=previous.expansions + query.expansions, dialects=query.dialects,
-                         traditional=query.traditional)
+                         traditional=query.traditional, names=tuple(dict.fromkeys(previous.names + query.names)))
         own_terms = _matter_terms(query.text)
         if FOLLOW_UP_START.match(query.text) or not own_terms:
             return combined
@@ -336,12 +337,18 @@ def _weigh(query: Query, passages: list[Passage], catalog: Catalog | None) -> Ev
     texts = catalog.document_texts
     sources = list(dict.fromkeys(p.doc_id for p in passages[:3]))
     names = named_matters(query.text)
-    things = particular_things(query.text, lambda word: sum(word in text for text in texts.values()), len(texts))
+
+    def documents_naming(word: str) -> int:
+        return sum(word in text for text in texts.values())
+
+    things = particular_things(query.text, documents_naming, len(texts))
+    unknown = unknown_things(query.names, documents_naming, len(texts))
     matter = list(dict.fromkeys([*sources, *(target for source in sources
                                              for target, _ in rests_on(catalog.first_metadata(source)))]))
+    not_in_sources = unmentioned(things, [texts.get(doc_id, "") for doc_id in matter]) if things else ()
     return Evidence(max(p.dense or 0.0 for p in passages), len(terms & found) / len(terms) if terms else None,
                     unnamed(names, [texts.get(doc_id, "") for doc_id in sources]) if names else (),
-                    unmentioned(things, [texts.get(doc_id, "") for doc_id in matter]) if things else ())
+                    not_in_sources + tuple(thing for thing in unknown if thing not in not_in_sources))
 
 
 def _matter_terms(text: str) -> set[str]:

@@ -10,7 +10,11 @@ People also name the thing itself: 护照, 驾驶证, 房租. When the corpus kn
 documents, but few, name it) and none of the best sources does, the sources are on a neighbouring
 matter (the ID card's fee for a passport question) and the answer would mislead: the answerer
 refuses too (`particular_things`). Words common in everyday speech (儿子, 时候, 老家) and words the
-corpus never uses (孙女, 高铁) tell nothing about the matter and are passed over.
+corpus never uses (孙女, 高铁) tell nothing about the matter and are passed over — unless the
+project's own lexicons name the thing (`unknown_things`): 回乡证 is 港澳居民来往内地通行证 in the
+dialect lexicon, 无犯罪记录证明 a glossary term, and a certificate, card or vehicle the lexicons
+name that no document names is one the corpus cannot answer on, however close its neighbour reads
+(往来港澳通行证 for 回乡证, 机动车 for 电动自行车).
 """
 
 from __future__ import annotations
@@ -34,6 +38,10 @@ THING_TAGS = frozenset({"n", "nz"})  # nouns and proper nouns
 RARE_IN_SPEECH = 12.0  # `everyday_rarity` at least this: 护照 12.4, 医药费 13.6; 老家 11.4, 儿子 8.8
 FEW_DOCUMENTS = 0.05  # a word in at most this share of the corpus's documents names a particular matter
 QUESTION_WORDS = ("多", "几", "什么", "哪")  # 多长时间, 几时: asking, not naming
+# what a lexicon name ends with when it names a thing one holds, drives or has (not an act: 认证, 登记)
+THING_ENDINGS = ("证", "证明", "卡", "车", "病", "执照", "牌照")
+ACT_WORDS = re.compile(r"^(申领|领取|考取|办理|申请|补办|换领|出具|办)")  # 申领往来港澳通行证: the thing is 往来港澳通行证
+MIN_DOCUMENTS = 20  # a smaller corpus says nothing about what it lacks
 
 
 def named_matters(text: str) -> list[str]:
@@ -91,3 +99,18 @@ def unmentioned(words: Iterable[str], sources: Iterable[str]) -> tuple[str, ...]
         return word in text or bool(parts) and all(part in text for part in parts)
 
     return tuple(word for word in words if not any(held(word, text) for text in texts))
+
+
+def unknown_things(names: Iterable[str], documents_naming: Callable[[str], int], documents: int) -> list[str]:
+    """The things among the lexicons' `names` in a question (`Query.names`) that no document of the
+    corpus names: a name ending in `THING_ENDINGS` (not 认证), less a leading act (申领, 补办 …),
+    of three or more characters. Never with fewer than `MIN_DOCUMENTS` documents."""
+    if documents < MIN_DOCUMENTS:
+        return []
+    found: list[str] = []
+    for name in names:
+        thing = ACT_WORDS.sub("", name)
+        if (len(thing) >= 3 and thing.endswith(THING_ENDINGS) and not thing.endswith("认证") and thing not in found
+                and documents_naming(thing) == 0):
+            found.append(thing)
+    return found

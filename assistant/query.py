@@ -50,6 +50,9 @@ class Query:
     traditional: bool = False
     replaced: tuple[tuple[str, str], ...] = field(default=(), compare=False)
     removed_instructions: tuple[str, ...] = field(default=(), compare=False)
+    # the lexicons' own names in `text`: a dialect word's standard (回乡证 → 港澳居民来往内地通行证)
+    # and the glossary terms
+    names: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def search_text(self) -> str:
@@ -89,6 +92,7 @@ class QueryNormalizer:
                 pairs.setdefault(entry.term, entry.plain)
                 pairs.setdefault(entry.plain, entry.term)
         self._glossary = pairs
+        self._terms = frozenset(entry.term for entry in glossary)
         self._glossary_pattern = _alternation(pairs)
 
     def normalize(self, question: str) -> Query:
@@ -100,6 +104,7 @@ class QueryNormalizer:
             simplified = INSTRUCTION_CLAUSES.sub("", simplified).strip(" ,，。")
         replaced: list[tuple[str, str]] = list(from_pinyin)
         dialects: list[str] = []
+        standards: list[str] = []
 
         def substitute(match: re.Match[str]) -> str:
             expr = match.group(0)
@@ -107,6 +112,7 @@ class QueryNormalizer:
             if _already_standard(simplified, match.start(), match.end(), entry.standard, expr):
                 return expr
             replaced.append((expr, entry.standard))
+            standards.append(entry.standard)
             if entry.dialect != "口语" and entry.dialect not in dialects:
                 dialects.append(entry.dialect)
             return entry.standard
@@ -117,11 +123,14 @@ class QueryNormalizer:
             replaced.extend(repaired)
         text = NUMBER_BEFORE_UNIT.sub(lambda m: _digits(m.group(1)), text)
         expansions: list[str] = []
+        names = [standard for standard in standards if standard in text]
         if self._glossary_pattern:
             for match in self._glossary_pattern.finditer(text):
                 other = self._glossary[match.group(0)]
                 if other not in text and other not in expansions:
                     expansions.append(other)
+                if match.group(0) in self._terms:
+                    names.append(match.group(0))
         return Query(
             original=question,
             text=text,
@@ -130,6 +139,7 @@ class QueryNormalizer:
             traditional=converted != folded,
             replaced=tuple(replaced),
             removed_instructions=removed,
+            names=tuple(dict.fromkeys(names)),
         )
 
 

@@ -256,3 +256,18 @@ def test_the_evidence_check_names_a_thing_the_corpus_knows_that_no_source_names(
                   ).unmentioned == ("居民身份证",)
     few = Catalog.build("c", chunks[:3])  # 3 documents: no word is named by "few" of them
     assert _weigh(Query("办护照要交多少钱？", "办护照要交多少钱？"), found, few).unmentioned == ()
+
+
+def test_the_evidence_check_names_a_lexicon_thing_no_document_names() -> None:
+    """回乡证's standard name is in no document: the sources, on the mainland residents' permit, are
+    on a neighbouring matter however close they read."""
+    chunks = [StoredChunk(f"doc-{n}#0", f"往来港澳通行证第{n}项：到出入境窗口办理。",
+                          {"doc_id": f"doc-{n}", "title": "往来港澳通行证", "kind": "faq"}) for n in range(20)]
+    catalog = Catalog.build("c", chunks)
+    found = [Passage(c.chunk_id, str(c.metadata["doc_id"]), c.text, c.metadata, 1.0, dense=0.95) for c in chunks[:1]]
+    text = "港澳居民来往内地通行证过期了在哪里换"
+    permit = _weigh(Query("回乡证过期了喺边度换", text, names=("港澳居民来往内地通行证", "在哪里")), found, catalog)
+    assert permit.unmentioned == ("港澳居民来往内地通行证",) and not permit.suffices(Thresholds())
+    ours = _weigh(Query("往来港澳通行证过期了在哪里换", "往来港澳通行证过期了在哪里换", names=("往来港澳通行证",)),
+                  found, catalog)
+    assert ours.unmentioned == () and ours.suffices(Thresholds())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.matters import named_matters, particular_things, unmentioned, unnamed
+from assistant.matters import named_matters, particular_things, unknown_things, unmentioned, unnamed
 
 
 @pytest.mark.parametrize("question, names", [
@@ -67,3 +67,20 @@ def test_a_thing_is_unmentioned_unless_a_source_holds_it_or_all_its_shorter_word
     assert unmentioned(["社会保险费"], ["职工参加社会保险，按月缴纳保险费"]) == ()  # 社会, 保险, 保险费
     assert unmentioned(["社会保险费"], ["职工参加社会保险，按月缴纳费用"]) == ("社会保险费",)  # no 保险费
     assert unmentioned(["护照"], []) == ("护照",)
+
+
+@pytest.mark.parametrize("names, things", [
+    (["港澳居民来往内地通行证"], ["港澳居民来往内地通行证"]),  # 回乡证's standard name: in no document
+    (["电动自行车", "机动车注册登记"], ["电动自行车"]),  # 登记 is an act, not a thing one holds
+    (["申领普通护照"], []),  # less the act, 普通护照 is in a document
+    (["补办老年人优待证"], ["老年人优待证"]),
+    (["待遇资格认证"], []),  # 认证 is an act
+    (["低保"], []),  # names no certificate, card or vehicle
+    (["居民身份证"], []),  # in 30 documents
+])
+def test_a_lexicon_name_for_a_thing_no_document_names_is_unknown(names: list[str], things: list[str]) -> None:
+    assert unknown_things(names, naming, len(CORPUS)) == things
+
+
+def test_a_small_corpus_says_nothing_about_what_it_lacks() -> None:
+    assert unknown_things(["电动自行车"], lambda word: 0, 19) == []

@@ -10,6 +10,7 @@ DIALECT = [
     DialectEntry("啷个", "怎么", "川渝话"),
     DialectEntry("报销", "医疗费用报销", "口语"),
     DialectEntry("补办身份证", "补领居民身份证", "口语"),
+    DialectEntry("回乡证", "港澳居民来往内地通行证", "粤语"),
 ]
 GLOSSARY = [GlossaryEntry("房屋产权初始登记", "给新房上户口", "新房第一次登记")]
 
@@ -72,3 +73,10 @@ def test_chinese_numbers(text: str, value: int | None) -> None:
 def test_injected_instructions_are_taken_out_of_the_query(normalizer: QueryNormalizer, question: str, kept: str) -> None:
     query = normalizer.normalize(question)
     assert query.text == kept and query.removed_instructions and query.original == question
+
+
+def test_the_lexicons_own_names_are_kept_apart(normalizer: QueryNormalizer) -> None:
+    query = normalizer.normalize("回乡证过期了，房屋产权初始登记咋整")
+    # the dialect words' standards, then the glossary terms
+    assert query.names == ("港澳居民来往内地通行证", "怎么办", "房屋产权初始登记")
+    assert normalizer.normalize("给新房上户口怎么办").names == ()  # a glossary term's plain wording is no name
