@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from assistant.answer import Answer, Block, Citation, Handoff
@@ -116,7 +117,7 @@ class ExtractiveAnswerer:
         if isinstance(found, Answer):
             return found
         passages, catalog = found.passages, found.catalog
-        evidence = _weigh(resolved, passages, catalog)
+        evidence = _weigh(resolved, passages, catalog, self.normalizer.aliases)
         if catalog is None or not evidence.suffices(self.thresholds):
             missing = f"关于“{'、'.join(evidence.missing)}”" if evidence.missing else "能回答这个问题"
             return self._refuse(query, resolved, f"在现有的政策和办事指南资料里没有找到{missing}的可靠依据。", "no_evidence",
@@ -149,7 +150,7 @@ class ExtractiveAnswerer:
         _, resolved, found = self._search(question, history)
         if isinstance(found, Answer):
             return found
-        return _weigh(resolved, found.passages, found.catalog)
+        return _weigh(resolved, found.passages, found.catalog, self.normalizer.aliases)
 
     def _search(self, question: str, history: tuple[str, ...]) -> tuple[Query, Query, Retrieved | Answer]:
         """The question normalised, resolved against the conversation, and either what retrieval
@@ -329,7 +330,9 @@ def matter_passages(passages: list[Passage], text: str) -> list[Passage]:
     return [p for p in passages if p.section not in CONTACT_SECTIONS] or passages
 
 
-def _weigh(query: Query, passages: list[Passage], catalog: Catalog | None) -> Evidence:
+def _weigh(query: Query, passages: list[Passage], catalog: Catalog | None,
+           aliases: Callable[[str], Iterable[str]] = lambda name: ()) -> Evidence:
+    """`aliases`: the other names the lexicons give one of `query.names` (`QueryNormalizer.aliases`)."""
     if not passages or catalog is None:
         return Evidence(0.0, None)
     terms = set(tokenize(query.search_text))
@@ -342,7 +345,7 @@ def _weigh(query: Query, passages: list[Passage], catalog: Catalog | None) -> Ev
         return sum(word in text for text in texts.values())
 
     things = particular_things(query.text, documents_naming, len(texts))
-    unknown = unknown_things(query.names, documents_naming, len(texts))
+    unknown = unknown_things(query.names, documents_naming, len(texts), aliases)
     matter = list(dict.fromkeys([*sources, *(target for source in sources
                                              for target, _ in rests_on(catalog.first_metadata(source)))]))
     not_in_sources = unmentioned(things, [texts.get(doc_id, "") for doc_id in matter]) if things else ()

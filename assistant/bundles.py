@@ -33,6 +33,7 @@ MATERIALS_SECTION = "申请材料"
 ORDER_SECTION = "办理顺序"
 BRACKETS = re.compile(r"[（(][^）)]*[）)]")
 PUNCTUATION = re.compile(r"[\s，,。.！!？?；;：:、…~～\"'“”‘’]+")
+CLAUSE_END = re.compile(r"[，,。.！!？?；;：:\n]+")  # not 、: a list (火化、户口) stays in its clause
 
 
 @dataclass(frozen=True)
@@ -244,7 +245,8 @@ class BundleGuide:
         bare = re.fullmatch(r"(我|我们|我家|家里|刚|刚刚|已经|要|快|马上|准备|打算|想|想要)*[了啦呀啊吗呢]*", rest.replace(" ", ""))
         if asks is None and bare is None:
             return None
-        asking = [c for c in PUNCTUATION.split(question) if c and self._asks.search(shelf.triggers[bundle_id].sub(" ", c))]
+        asking = [c for c in CLAUSE_END.split(question)
+                  if c.strip() and self._asks.search(shelf.triggers[bundle_id].sub(" ", PUNCTUATION.sub("", c)))]
         if lists is None and self._matters_in(bundle_id, " ".join(asking) or text) == 1:
             return None  # one of its matters; several ("火化、户口、社保这些手续") ask for the checklist
         return EventMatch(bundle_id, str(shelf.bundles[bundle_id].extra.get("event", "")), matched)

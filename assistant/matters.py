@@ -101,16 +101,19 @@ def unmentioned(words: Iterable[str], sources: Iterable[str]) -> tuple[str, ...]
     return tuple(word for word in words if not any(held(word, text) for text in texts))
 
 
-def unknown_things(names: Iterable[str], documents_naming: Callable[[str], int], documents: int) -> list[str]:
+def unknown_things(names: Iterable[str], documents_naming: Callable[[str], int], documents: int,
+                   aliases: Callable[[str], Iterable[str]] = lambda name: ()) -> list[str]:
     """The things among the lexicons' `names` in a question (`Query.names`) that no document of the
-    corpus names: a name ending in `THING_ENDINGS` (not 认证), less a leading act (申领, 补办 …),
-    of three or more characters. Never with fewer than `MIN_DOCUMENTS` documents."""
+    corpus names, by that name or by any of its `aliases` (准迁证 is 《准予迁入证明》 in the
+    documents): a name ending in `THING_ENDINGS` (not 认证), less a leading act (申领, 补办 …), of
+    three or more characters. Never with fewer than `MIN_DOCUMENTS` documents."""
     if documents < MIN_DOCUMENTS:
         return []
     found: list[str] = []
     for name in names:
         thing = ACT_WORDS.sub("", name)
         if (len(thing) >= 3 and thing.endswith(THING_ENDINGS) and not thing.endswith("认证") and thing not in found
-                and documents_naming(thing) == 0):
+                and documents_naming(thing) == 0
+                and not any(len(alias) >= 2 and documents_naming(alias) for alias in aliases(name))):
             found.append(thing)
     return found

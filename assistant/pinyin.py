@@ -34,9 +34,10 @@ MAX_WORD_CHARS = 6
 PROJECT_FREQ = 10**7  # a whole project phrase beats the dictionary
 DOMAIN_BOOST = 10  # a word of a project phrase: its probability × this
 DOMAIN_WEIGHT = 0.5  # the service's own texts' share of the mixed unigram model
-# DOMAIN_WEIGHT and WORD_COST (nats a word) were chosen on the MSGABench dev questions of `python -m eval pinyin`
+# DOMAIN_WEIGHT, WORD_COST (nats a word) and SPACE_COST (nats for each typed space a word spans) were
+# chosen on the MSGABench dev questions of `python -m eval pinyin`; DOMAIN_BOOST was not swept
 WORD_COST = 6.0
-SPACE_COST = 8.0  # nats for each typed space a word spans (chosen on the same dev questions, `spaced`)
+SPACE_COST = 8.0
 
 
 class PinyinDecoder:
@@ -80,8 +81,8 @@ class PinyinDecoder:
         keys = self._vocabulary()
         # crossed[i]: the typed spaces before letters[i - 1] (so inside a word letters[start:end]:
         # crossed[end] - crossed[start + 1])
-        spaces = list(itertools.accumulate(len(part) for part in run.split()))[:-1]  # letters before each
-        crossed = [sum(position < i for position in spaces) for i in range(len(letters) + 1)]
+        spaces = set(itertools.accumulate(len(part) for part in run.split()))  # letters before each space
+        crossed = list(itertools.accumulate((i - 1 in spaces for i in range(1, len(letters) + 1)), initial=0))
         # best[i]: (score, words) for letters[:i]
         best: list[tuple[float, list[str]] | None] = [None] * (len(letters) + 1)
         best[0] = (0.0, [])
@@ -104,8 +105,9 @@ class PinyinDecoder:
         if self._keys is None:
             with self._lock:
                 if self._keys is None:
-                    self._keys = self._build()
-                    self._longest_key = max(map(len, self._keys), default=0)
+                    keys = self._build()
+                    self._longest_key = max(map(len, keys), default=0)
+                    self._keys = keys  # last: a reader that skips the lock sees both or neither
         return self._keys
 
     def _build(self) -> dict[str, tuple[str, float]]:

@@ -30,6 +30,7 @@ NUMBER_BEFORE_UNIT = re.compile(
 MIN_EXPANSION_CHARS = 3
 # Instructions pasted into a question are text, never commands: they are taken out of what is
 # retrieved (the original question keeps them for display and logs).
+BOOK_TITLE = re.compile(r"《([^《》]{2,30})》")
 INSTRUCTION_CLAUSES = re.compile(
     r"(请)?(忽略|无视|忘掉|忘记|不要理会|不要管|别管|莫管)[^,.!?;，。！？；]{0,24}(要求|指令|指示|规则|设定|限制)[,.!?;:，。！？；：]?"
     r"|【\s*(?:系统|system|指令|assistant|管理员)\s*[:：][^】]*】"
@@ -50,8 +51,8 @@ class Query:
     traditional: bool = False
     replaced: tuple[tuple[str, str], ...] = field(default=(), compare=False)
     removed_instructions: tuple[str, ...] = field(default=(), compare=False)
-    # the lexicons' own names in `text`: a dialect word's standard (回乡证 → 港澳居民来往内地通行证)
-    # and the glossary terms
+    # the lexicons' own names in `text`, longest first where they overlap: the standard side of the
+    # dialect lexicon (回乡证 becomes 港澳居民来往内地通行证) and the glossary terms
     names: tuple[str, ...] = field(default=(), compare=False)
 
     @property
@@ -92,19 +93,27 @@ class QueryNormalizer:
                 pairs.setdefault(entry.term, entry.plain)
                 pairs.setdefault(entry.plain, entry.term)
         self._glossary = pairs
-        self._terms = frozenset(entry.term for entry in glossary)
         self._glossary_pattern = _alternation(pairs)
+        # the lexicons' own names (`Query.names`) and the other names they give each thing
+        aliases: dict[str, set[str]] = {}
+        for entry in glossary:
+            aliases.setdefault(entry.term, set()).update({entry.plain, *BOOK_TITLE.findall(entry.explain)})
+        for entry in dialect:
+            aliases.setdefault(entry.standard, set()).add(entry.expr)
+        self._aliases = {name: tuple(sorted(others - {name})) for name, others in aliases.items()}
+        self._names_pattern = _alternation({name: name for name in aliases if len(name) >= 2})
 
     def normalize(self, question: str) -> Query:
         folded = unicodedata.normalize("NFKC", question).strip()
         converted = self._to_simplified.convert(folded)
         simplified, from_pinyin = self.pinyin.decode(converted) if self.pinyin else (converted, ())
+        if from_pinyin:  # jieba's dictionary holds some traditional forms (丟): never let them through
+            simplified = self._to_simplified.convert(simplified)
         removed = tuple(m.group(0) for m in INSTRUCTION_CLAUSES.finditer(simplified))
         if removed:
             simplified = INSTRUCTION_CLAUSES.sub("", simplified).strip(" ,，。")
         replaced: list[tuple[str, str]] = list(from_pinyin)
         dialects: list[str] = []
-        standards: list[str] = []
 
         def substitute(match: re.Match[str]) -> str:
             expr = match.group(0)
@@ -112,7 +121,6 @@ class QueryNormalizer:
             if _already_standard(simplified, match.start(), match.end(), entry.standard, expr):
                 return expr
             replaced.append((expr, entry.standard))
-            standards.append(entry.standard)
             if entry.dialect != "口语" and entry.dialect not in dialects:
                 dialects.append(entry.dialect)
             return entry.standard
@@ -123,14 +131,12 @@ class QueryNormalizer:
             replaced.extend(repaired)
         text = NUMBER_BEFORE_UNIT.sub(lambda m: _digits(m.group(1)), text)
         expansions: list[str] = []
-        names = [standard for standard in standards if standard in text]
+        names = [m.group(0) for m in self._names_pattern.finditer(text)] if self._names_pattern else []
         if self._glossary_pattern:
             for match in self._glossary_pattern.finditer(text):
                 other = self._glossary[match.group(0)]
                 if other not in text and other not in expansions:
                     expansions.append(other)
-                if match.group(0) in self._terms:
-                    names.append(match.group(0))
         return Query(
             original=question,
             text=text,
@@ -141,6 +147,11 @@ class QueryNormalizer:
             removed_instructions=removed,
             names=tuple(dict.fromkeys(names)),
         )
+
+    def aliases(self, name: str) -> tuple[str, ...]:
+        """The other names the lexicons give `name`: a glossary term's plain wording and the 《…》
+        names in its explanation, the dialect words for a standard (准迁证: 《准予迁入证明》 …)."""
+        return self._aliases.get(name, ())
 
 
 def _alternation(keys: dict[str, object]) -> re.Pattern[str] | None:

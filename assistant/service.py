@@ -8,7 +8,6 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
@@ -16,8 +15,8 @@ from typing import Protocol
 from assistant.answer import Answer, Rewrite, RewriteOptions
 from assistant.answering import ExtractiveAnswerer, Thresholds
 from assistant.bundles import BundleGuide
-from assistant.documents import Document
 from assistant.embedders import Embedders
+from assistant.lazy import Lazy
 from assistant.lexicon import load_dialect, load_glossary
 from assistant.llm import LlmAnswerer, create_chat_model, load_prompt
 from assistant.llm_rewriter import LlmRewriter
@@ -32,7 +31,7 @@ from assistant.places import PlaceNames
 from assistant.scope import ScopeChecker
 from assistant.settings import Settings
 from assistant.store import ChromaStore
-from assistant.typos import HomophoneRepair, service_words
+from assistant.typos import HomophoneRepair, text_words
 from indexer.loaders import load_paths
 
 log = logging.getLogger("zhengwu.service")
@@ -62,12 +61,10 @@ def create_normalizer(corpus_dir: Path) -> QueryNormalizer:
     repairer that build their vocabularies in the background (so the first question does not wait)."""
     dialect, glossary = load_dialect(corpus_dir / "dialect.yaml"), load_glossary(corpus_dir / "glossary.yaml")
     terms = [e.term for e in glossary] + [e.plain for e in glossary]
-
-    def read_words(texts: Callable[[Document], str]) -> Callable[[], list[str]]:
-        return lambda: service_words([], map(texts, load_paths([corpus_dir]).documents))
-
-    pinyin = PinyinDecoder(terms + [e.standard for e in dialect], read_words(lambda d: f"{d.title}\n{d.body}"))
-    typos = HomophoneRepair(lambda: terms + read_words(lambda d: d.title)())
+    documents = Lazy(lambda: load_paths([corpus_dir]).documents)  # read once, by whichever builder is first
+    pinyin = PinyinDecoder(terms + [e.standard for e in dialect],
+                           lambda: text_words(f"{d.title}\n{d.body}" for d in documents.get()))
+    typos = HomophoneRepair(lambda: terms + text_words(d.title for d in documents.get()))
     for warm, name in ((pinyin.warm, "pinyin-warm"), (typos.warm, "typos-warm")):
         threading.Thread(target=warm, name=name, daemon=True).start()
     return QueryNormalizer(dialect, glossary, pinyin, typos)

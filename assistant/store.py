@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -64,6 +65,7 @@ class ChromaStore:
         self._collections: dict[str, Any] = {}
         self._registry_handle: Any = None
         self._migrated = False
+        self._migrating = threading.Lock()  # threads of this process move the legacy pointers once
 
     @classmethod
     def connect(cls, settings: Settings) -> ChromaStore:
@@ -258,23 +260,24 @@ class ChromaStore:
         an older version writes into the metadata meanwhile is lost. Upgrade every host sharing a
         Chroma server together; after the first change the metadata holds no pointers, and the
         move costs one read per store."""
-        if not self._migrated:
-            legacy = self._legacy_pointers()
-            registry = self._registry()
-            if legacy:
-                self._call(
-                    "move legacy pointers into the index registry",
-                    lambda: registry.add(
-                        ids=list(legacy),
-                        embeddings=[POINTER_VECTOR] * len(legacy),
-                        metadatas=[{"collection": name} for name in legacy.values()],
-                    ),
-                )
-                self._call(
-                    "rewrite the index registry's metadata",
-                    lambda: registry.modify(metadata=dict(REGISTRY_METADATA)),
-                )
-            self._migrated = True
+        with self._migrating:
+            if not self._migrated:
+                legacy = self._legacy_pointers()
+                registry = self._registry()
+                if legacy:
+                    self._call(
+                        "move legacy pointers into the index registry",
+                        lambda: registry.add(
+                            ids=list(legacy),
+                            embeddings=[POINTER_VECTOR] * len(legacy),
+                            metadatas=[{"collection": name} for name in legacy.values()],
+                        ),
+                    )
+                    self._call(
+                        "rewrite the index registry's metadata",
+                        lambda: registry.modify(metadata=dict(REGISTRY_METADATA)),
+                    )
+                self._migrated = True
         return self._registry()
 
     def _collection(self, name: str) -> Any:

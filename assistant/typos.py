@@ -97,13 +97,9 @@ def _broken(group: list[str], piece: str, words: frozenset[str]) -> bool:
     return len(group) == 1 or any(len(token) == 1 for token in group)
 
 
-def service_words(terms: Iterable[str], texts: Iterable[str]) -> list[str]:
-    """The glossary's words as they are, and the words jieba finds in `texts` (corpus titles, bodies),
-    repeats kept."""
+def text_words(texts: Iterable[str]) -> list[str]:
+    """The words jieba finds in `texts` (corpus titles, bodies), repeats kept."""
     import jieba
 
     tokenize("")
-    words = list(terms)
-    for text in texts:
-        words.extend(jieba.lcut(text, HMM=False))
-    return words
+    return [word for text in texts for word in jieba.lcut(text, HMM=False)]

@@ -546,8 +546,8 @@ def pinyin(
     settings = _settings(threads)
     try:
         sources = [read_questions(spec, limit) for spec in data]
-        if (decoder := create_normalizer(settings.corpus_dir).pinyin) is None:
-            raise typer.BadParameter("the product's normaliser has no pinyin decoder")
+        decoder = create_normalizer(settings.corpus_dir).pinyin
+        assert decoder is not None  # create_normalizer always gives one
         report = measure(decoder, sources, examples=examples)
     except ZhengwuError as exc:
         console.print(f"[red]{exc}[/red]")

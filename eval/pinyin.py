@@ -96,7 +96,8 @@ class PinyinReport:
 
 
 def read_questions(spec: str, limit: int) -> Questions:
-    """The first `limit` usable questions of `spec` (`PATH[:FIELD]`), from the dev split when the rows have ids."""
+    """The first `limit` usable questions of `spec` (`PATH[:FIELD]`): of the dev split when rows have
+    ids (rows without one are then left out), of the whole file when none has."""
     path, sep, name = spec.rpartition(":")
     if not sep:
         path, name = spec, "question"
@@ -104,10 +105,10 @@ def read_questions(spec: str, limit: int) -> Questions:
         raise LoadError(spec, "expected PATH[:FIELD], e.g. zhengwu_qa.jsonl:question")
     rows = [row for row in read_jsonl(Path(path)) if isinstance(row, dict)]
     ids = [next((str(row[f]) for f in ID_FIELDS if row.get(f) not in (None, "")), None) for row in rows]
-    split: Literal["dev", "all"] = "dev" if rows and all(ids) else "all"
+    split: Literal["dev", "all"] = "dev" if any(ids) else "all"  # a row without an id, among rows with: left out
     found = {_digest(key or text): text.strip() for row, key in zip(rows, ids)
              if isinstance(text := row.get(name), str) and usable(text)
-             and (split == "all" or in_split(key or "", "dev"))}
+             and (split == "all" or key is not None and in_split(key, "dev"))}
     texts = [found[digest] for digest in sorted(found)[:limit]]  # spread over the file, the same every run
     return Questions(f"{path}:{name}", split, texts)
 

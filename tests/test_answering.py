@@ -7,7 +7,7 @@ import pytest
 from assistant.answering import ExtractiveAnswerer, Thresholds, _weigh
 from assistant.catalog import Catalog
 from assistant.embedders import Embedder
-from assistant.lexicon import DialectEntry
+from assistant.lexicon import DialectEntry, GlossaryEntry
 from assistant.query import Query, QueryNormalizer
 from assistant.retrieval import HybridRetriever, Passage
 from assistant.places import PlaceNames
@@ -260,14 +260,26 @@ def test_the_evidence_check_names_a_thing_the_corpus_knows_that_no_source_names(
 
 def test_the_evidence_check_names_a_lexicon_thing_no_document_names() -> None:
     """回乡证's standard name is in no document: the sources, on the mainland residents' permit, are
-    on a neighbouring matter however close they read."""
+    on a neighbouring matter however close they read. 准迁证 is in no document either, but its
+    other name 《准予迁入证明》 is: known."""
+    from assistant.answering import Evidence
+
+    normalizer = QueryNormalizer([DialectEntry("回乡证", "港澳居民来往内地通行证", "粤语")],
+                                 [GlossaryEntry("准迁证", "新地方同意接收的条子", "《准予迁入证明》是迁入地开的证明。")])
     chunks = [StoredChunk(f"doc-{n}#0", f"往来港澳通行证第{n}项：到出入境窗口办理。",
-                          {"doc_id": f"doc-{n}", "title": "往来港澳通行证", "kind": "faq"}) for n in range(20)]
+                          {"doc_id": f"doc-{n}", "title": "往来港澳通行证", "kind": "faq"}) for n in range(19)]
+    chunks.append(StoredChunk("doc-move#0", "跨省迁移户口，先到迁入地开具准予迁入证明。",
+                              {"doc_id": "doc-move", "title": "户口迁移", "kind": "faq"}))
     catalog = Catalog.build("c", chunks)
-    found = [Passage(c.chunk_id, str(c.metadata["doc_id"]), c.text, c.metadata, 1.0, dense=0.95) for c in chunks[:1]]
-    text = "港澳居民来往内地通行证过期了在哪里换"
-    permit = _weigh(Query("回乡证过期了喺边度换", text, names=("港澳居民来往内地通行证", "在哪里")), found, catalog)
+
+    def weigh(question: str, source: StoredChunk) -> Evidence:
+        found = [Passage(source.chunk_id, str(source.metadata["doc_id"]), source.text, source.metadata, 1.0, dense=0.95)]
+        return _weigh(normalizer.normalize(question), found, catalog, normalizer.aliases)
+
+    permit = weigh("回乡证过期了喺边度换", chunks[0])
     assert permit.unmentioned == ("港澳居民来往内地通行证",) and not permit.suffices(Thresholds())
-    ours = _weigh(Query("往来港澳通行证过期了在哪里换", "往来港澳通行证过期了在哪里换", names=("往来港澳通行证",)),
-                  found, catalog)
+    said_in_full = weigh("港澳居民来往内地通行证过期了在哪里换", chunks[0])
+    assert said_in_full.unmentioned == ("港澳居民来往内地通行证",)  # however it is spelled
+    ours = weigh("往来港澳通行证过期了在哪里换", chunks[0])
     assert ours.unmentioned == () and ours.suffices(Thresholds())
+    assert weigh("跨省迁户口要准迁证吗", chunks[-1]).unmentioned == ()

@@ -132,6 +132,7 @@ def test_a_bundle_with_malformed_steps_is_left_out(corpus: dict[str, Document]) 
     ("我父亲住院没抢救过来，后面还有啥要办的，帮我捋一捋", "bundle-after-death"),
     ("我配偶昨天夜里在医院走了，我也不知道先办什么后办什么", "bundle-after-death"),  # when and where between
     ("我老伴走了，火化、户口、社保这些手续都得怎么弄啊？", "bundle-after-death"),  # several of its matters
+    ("我老伴走了，火化、户口这些手续怎么办？", "bundle-after-death"),  # two, in a list
 ])
 def test_life_event_questions_are_recognised(guide: BundleGuide, question: str, bundle_id: str) -> None:
     match = guide.recognize(question)

@@ -84,3 +84,12 @@ def test_a_lexicon_name_for_a_thing_no_document_names_is_unknown(names: list[str
 
 def test_a_small_corpus_says_nothing_about_what_it_lacks() -> None:
     assert unknown_things(["电动自行车"], lambda word: 0, 19) == []
+
+
+def test_a_thing_the_documents_name_by_another_of_its_names_is_known() -> None:
+    def naming_move(word: str) -> int:
+        return int(word == "准予迁入证明")
+
+    aliases = {"准迁证": ("准予迁入证明", "新地方同意接收的条子")}
+    assert unknown_things(["准迁证"], naming_move, 40, lambda name: aliases.get(name, ())) == []
+    assert unknown_things(["准迁证"], naming_move, 40) == ["准迁证"]

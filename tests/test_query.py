@@ -76,7 +76,16 @@ def test_injected_instructions_are_taken_out_of_the_query(normalizer: QueryNorma
 
 
 def test_the_lexicons_own_names_are_kept_apart(normalizer: QueryNormalizer) -> None:
+    # in the order they stand: a dialect word's standard, a glossary term, a standard said as such
     query = normalizer.normalize("回乡证过期了，房屋产权初始登记咋整")
-    # the dialect words' standards, then the glossary terms
-    assert query.names == ("港澳居民来往内地通行证", "怎么办", "房屋产权初始登记")
-    assert normalizer.normalize("给新房上户口怎么办").names == ()  # a glossary term's plain wording is no name
+    assert query.names == ("港澳居民来往内地通行证", "房屋产权初始登记", "怎么办")
+    assert normalizer.normalize("港澳居民来往内地通行证过期了").names == ("港澳居民来往内地通行证",)
+    assert normalizer.normalize("给新房上户口").names == ()  # a glossary term's plain wording is no name
+
+
+def test_the_lexicons_give_each_name_its_other_names() -> None:
+    glossary = [GlossaryEntry("准迁证", "新地方同意接收的条子", "《准予迁入证明》是迁入地公安机关开的。")]
+    normalizer = QueryNormalizer(DIALECT, glossary)
+    assert normalizer.aliases("准迁证") == ("准予迁入证明", "新地方同意接收的条子")
+    assert normalizer.aliases("港澳居民来往内地通行证") == ("回乡证",)
+    assert normalizer.aliases("身份证") == ()

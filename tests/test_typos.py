@@ -8,7 +8,7 @@ import pytest
 
 from assistant.lexicon import load_glossary
 from assistant.service import create_normalizer
-from assistant.typos import HomophoneRepair, service_words
+from assistant.typos import HomophoneRepair, text_words
 from indexer.loaders import load_paths
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def repair() -> HomophoneRepair:
     glossary = load_glossary(ROOT / "corpus" / "glossary.yaml")
     titles = [doc.title for doc in load_paths([ROOT / "corpus"]).documents]
-    return HomophoneRepair(lambda: service_words([e.term for e in glossary] + [e.plain for e in glossary], titles))
+    return HomophoneRepair(lambda: [e.term for e in glossary] + [e.plain for e in glossary] + text_words(titles))
 
 
 @pytest.mark.parametrize("question, typo, word", [
