@@ -348,9 +348,18 @@ def _weigh(query: Query, passages: list[Passage], catalog: Catalog | None,
     unknown = unknown_things(query.names, documents_naming, len(texts), aliases)
     matter = list(dict.fromkeys([*sources, *(target for source in sources
                                              for target, _ in rests_on(catalog.first_metadata(source)))]))
-    not_in_sources = unmentioned(things, [texts.get(doc_id, "") for doc_id in matter]) if things else ()
+
+    def source_text(doc_id: str) -> str:
+        """The document's text, and the lexicon names it holds by another of their names (a source
+        saying 准予迁入证明 holds 准迁证, and so 准迁)."""
+        text = texts.get(doc_id, "")
+        held = [name for name in query.names
+                if name not in text and any(len(alias) >= 2 and alias in text for alias in aliases(name))]
+        return " ".join([text, *held])
+
+    not_in_sources = unmentioned(things, [source_text(doc_id) for doc_id in matter]) if things else ()
     return Evidence(max(p.dense or 0.0 for p in passages), len(terms & found) / len(terms) if terms else None,
-                    unnamed(names, [texts.get(doc_id, "") for doc_id in sources]) if names else (),
+                    unnamed(names, [source_text(doc_id) for doc_id in sources]) if names else (),
                     not_in_sources + tuple(thing for thing in unknown if thing not in not_in_sources))
 
 

@@ -282,4 +282,6 @@ def test_the_evidence_check_names_a_lexicon_thing_no_document_names() -> None:
     assert said_in_full.unmentioned == ("港澳居民来往内地通行证",)  # however it is spelled
     ours = weigh("往来港澳通行证过期了在哪里换", chunks[0])
     assert ours.unmentioned == () and ours.suffices(Thresholds())
-    assert weigh("跨省迁户口要准迁证吗", chunks[-1]).unmentioned == ()
+    move = weigh("跨省迁户口要准迁证吗", chunks[-1])
+    assert move.unmentioned == () and move.unnamed == ()  # 准迁 of 准迁证: held through 准予迁入证明
+    assert weigh("跨省迁户口要准迁证吗", chunks[0]).unnamed == ("准迁",)  # a source without it
