@@ -12,9 +12,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from assistant.catalog import Catalog, lexical_text
 from assistant.documents import Scalar
@@ -87,6 +88,18 @@ class Retrieved:
     catalog: Catalog | None
 
 
+class NamedEvent(Protocol):
+    @property
+    def bundle_id(self) -> str: ...
+
+
+class EventRecognizer(Protocol):
+    """Names the life-event bundle a question asks about as a whole ("老伴走了，后面要办哪些手续"),
+    or None: `assistant.bundles.BundleGuide`."""
+
+    def recognize(self, question: str) -> NamedEvent | None: ...
+
+
 @dataclass
 class _Live:
     collection: str
@@ -106,9 +119,12 @@ class HybridRetriever:
         weights: FusionWeights | None = None,
         ranker: LearnedRanker | None = None,
         second: Embedder | None = None,
+        events: EventRecognizer | None = None,
     ) -> None:
         """`second`: a second embedder whose index (same name, its own key) adds a third list to rank
-        fusion; the passages, their texts and the catalog stay the first embedder's."""
+        fusion; the passages, their texts and the catalog stay the first embedder's. `events`: when
+        it recognises a question about a whole life event, that event's checklist ranks first (a
+        long story about a death or a lay-off shares few words with the checklist's title)."""
         if ranker is not None and second is not None:
             raise ConfigError("the learned ranker scores one dense side; with a second embedder, use rank fusion")
         self.store = store
@@ -120,6 +136,7 @@ class HybridRetriever:
         self.ranker = ranker
         self.second = second
         self.second_key = f"{index_name}-{second.key}" if second is not None else None
+        self.events = events
         self._second_trouble_told = False
         self._live: _Live | None = None
         self._lock = threading.Lock()
@@ -181,6 +198,7 @@ class HybridRetriever:
                 seen = {chunk_id for chunk_id, _ in ranked}
                 ranked += [(chunk_id, 0.0) for chunk_id, _ in fuse(dense_side[:depth], lexical_side[:depth], self.weights)
                            if chunk_id not in seen]
+        ranked = self._event_first(query, live.catalog, ranked, found, accepted)
         dense_scores, lexical_scores = dict(dense_side), dict(lexical_side)
         passages = []
         for chunk_id, score in ranked[:k]:
@@ -189,6 +207,24 @@ class HybridRetriever:
                                     metadata=metadata, score=score, dense=dense_scores.get(chunk_id),
                                     lexical=lexical_scores.get(chunk_id)))
         return Retrieved(passages, live.catalog)
+
+    def _event_first(self, query: Query, catalog: Catalog, ranked: list[tuple[str, float]],
+                     found: dict[str, tuple[str, dict[str, Scalar]]],
+                     accepted: Callable[[dict[str, Scalar]], bool]) -> list[tuple[str, float]]:
+        """`ranked` with the chunks of the life-event checklist the question asks for in front
+        (scored as the best candidate; fetched from the catalog when neither side found them)."""
+        match = self.events.recognize(query.text) if self.events is not None else None
+        entry = catalog.documents.get(match.bundle_id) if match is not None else None
+        if entry is None:
+            return ranked
+        chunks = [catalog.chunks[c] for c in entry.chunk_ids if c in catalog.chunks and accepted(catalog.chunks[c].metadata)]
+        if not chunks:
+            return ranked
+        top = ranked[0][1] if ranked else 0.0
+        front = {chunk.chunk_id for chunk in chunks}
+        for chunk in chunks:
+            found.setdefault(chunk.chunk_id, (chunk.text, chunk.metadata))
+        return [(chunk.chunk_id, top) for chunk in chunks] + [(c, s) for c, s in ranked if c not in front]
 
     def _second_side(self, vector: list[float] | None, limit: int) -> list[DenseHit]:
         """The second embedder's hits, best first; none while its index is missing or unreadable

@@ -122,14 +122,15 @@ class Assistant:
         """The product assistant; `bundles` shares the app's life-event bundles (read from the corpus
         when not given), `embedders` the process's loaded models (loaded here when not given)."""
         normalizer = create_normalizer(settings.corpus_dir)
+        bundles = bundles or BundleGuide.from_corpus(settings.corpus_dir)
         embedders = embedders or Embedders(settings.threads)
         second = embedders.get(settings.second_embedder) if settings.second_embedder else None
         retriever = HybridRetriever(ChromaStore.connect(settings), embedders.get(settings.embedder),
                                     normalizer, settings.index_dir, settings.index_name, DEFAULT_WEIGHTS,
-                                    load_ranker(settings), second)
+                                    load_ranker(settings), second, events=bundles)
         scope = ScopeChecker.load(places=PlaceNames.load())
         extractive = ExtractiveAnswerer(retriever, normalizer, scope, Thresholds(),
-                                        bundles=bundles or BundleGuide.from_corpus(settings.corpus_dir))
+                                        bundles=bundles)
         rules = PlainRewriter.from_settings(settings)
         model = create_chat_model(settings)
         if model is None:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from assistant.bundles import BundleGuide
 from assistant.embedders import Embedder, create_embedder
 from assistant.errors import ConfigError, StoreError
 from assistant.lexicon import DialectEntry
@@ -79,6 +80,31 @@ def test_langchain_retriever_returns_documents_with_citations(make_settings: Cal
     docs = retriever.as_langchain(k=2).invoke("失业保险金怎么申领")
     assert len(docs) == 2 and docs[0].metadata["doc_id"] == "guide-unemployment-benefit"
     assert {"title", "section", "effective_date", "source_url", "score"} <= set(docs[0].metadata)
+
+
+def test_a_recognised_life_event_ranks_its_checklist_first(make_settings: Callable[..., Settings], e5: Embedder,
+                                                          tiny_corpus: Path) -> None:
+    """A question about a whole life event leads with that event's checklist, every chunk of it;
+    other questions rank as without the recogniser, and filters still apply."""
+    corpus_root = Path(__file__).resolve().parents[1] / "corpus"
+    write(tiny_corpus / "bundles" / "bundle-after-death.md", (corpus_root / "bundles" / "bundle-after-death.md").read_text("utf-8"))
+    for guide in ("guide-funeral-service", "guide-death-registration", "guide-pension-survivor"):
+        write(tiny_corpus / "guides" / f"{guide}.md", (corpus_root / "guides" / f"{guide}.md").read_text("utf-8"))
+    settings = make_settings()
+    plain, indexer = build(settings, e5, tiny_corpus)
+    events = BundleGuide(load_paths([tiny_corpus]).documents)
+    routed = HybridRetriever(indexer.store, e5, plain.normalizer, settings.index_dir, settings.index_name, events=events)
+    story = "我家老头子上个月走了，他是厂里退休的，一直领养老金。后面要办哪些手续？"  # shares words with the survivor-pension guide
+    assert events.recognize(story) is not None and plain.retrieve(story, k=1)[0].doc_id == "guide-pension-survivor"
+    bundle_chunks = routed.live_catalog().documents["bundle-after-death"].chunk_ids
+    passages = routed.retrieve(story, k=len(bundle_chunks) + 3)
+    assert [p.chunk_id for p in passages[:len(bundle_chunks)]] == bundle_chunks
+    assert "bundle-after-death" not in {p.doc_id for p in passages[len(bundle_chunks):]}
+    assert passages[0].score >= max(p.score for p in passages[1:]) and passages[0].title == "身后一件事"
+    one_matter = "身份证丢了补办要多少钱"
+    assert [p.chunk_id for p in routed.retrieve(one_matter, k=5)] == [p.chunk_id for p in plain.retrieve(one_matter, k=5)]
+    guides_only = routed.retrieve(story, k=5, filters=Filters(kinds=("guide",)))
+    assert guides_only and {p.kind for p in guides_only} == {"guide"}
 
 
 def test_empty_question_retrieves_nothing(make_settings: Callable[..., Settings], e5: Embedder, tiny_corpus: Path) -> None:
