@@ -79,6 +79,25 @@ class Catalog:
         """Every document's `document_text`, built once per catalog (one per index generation)."""
         return {doc_id: self.document_text(doc_id) for doc_id in self.documents}
 
+    @cached_property
+    def matter_names(self) -> dict[str, str]:
+        """Per document, what the corpus calls the matter it is on: the titles and tags of the
+        document, of what it rests on (an FAQ's guide) and of the FAQs resting on either
+        ("家里突然遇到大病或事故，能申请临时救助吗？" names 临时救助申请's matter too)."""
+        heads = {doc_id: f"{entry.title} {self.first_metadata(doc_id).get('tags', '')}"
+                 for doc_id, entry in self.documents.items()}
+        targets = {doc_id: [target for target, _ in rests_on(self.first_metadata(doc_id))] for doc_id in self.documents}
+        resting: dict[str, list[str]] = {}
+        for doc_id, rests in targets.items():
+            for target in rests:
+                resting.setdefault(target, []).append(doc_id)
+        names = {}
+        for doc_id in self.documents:
+            near = {doc_id, *targets[doc_id]}
+            family = near.union(*(resting.get(d, []) for d in near))
+            names[doc_id] = " ".join(heads[d] for d in sorted(family) if d in heads)
+        return names
+
     @classmethod
     def rebuild_from_store(cls, store: ChromaStore, collection: str) -> Catalog:
         return cls.build(collection, list(store.fetch(collection)))

@@ -285,3 +285,72 @@ def test_the_evidence_check_names_a_lexicon_thing_no_document_names() -> None:
     move = weigh("跨省迁户口要准迁证吗", chunks[-1])
     assert move.unmentioned == () and move.unnamed == ()  # 准迁 of 准迁证: held through 准予迁入证明
     assert weigh("跨省迁户口要准迁证吗", chunks[0]).unnamed == ("准迁",)  # a source without it
+
+
+GUIDE_BIRTH = """
+---
+id: guide-birth-registration
+title: 生育登记服务
+kind: guide
+department: 示例市卫生健康委员会
+region: 示例市
+effective_date: 2023-01-01
+source_url: https://zwfw.shili.example/guide/guide-birth-registration
+sample: true
+tags: [生育登记, 生孩子]
+---
+
+## 事项名称
+生育登记服务
+
+## 申请材料
+- 夫妻双方居民身份证
+- 结婚证
+- 居民户口簿
+
+## 办理流程
+1. 在线或到社区卫生服务中心提交登记信息；
+2. 当场办结。
+"""
+
+
+def test_a_document_on_another_matter_is_not_answered_from_however_close_it_reads(
+        make_settings: Callable[..., Settings], e5: Embedder, tiny_corpus: Path) -> None:
+    """The corpus has 生育登记 (which lists 结婚证 among its materials) and nothing on 结婚登记: a
+    marriage question is refused, naming the document it was closest to, with no department of
+    that matter; the birth question is answered from it."""
+    write(tiny_corpus / "guides" / "guide-birth-registration.md", GUIDE_BIRTH)
+    assistant = build(make_settings(), e5, tiny_corpus)
+    answer = assistant.ask("办理结婚登记需要带哪些材料？")
+    assert answer.refused and answer.refusal_reason == "no_evidence" and not answer.citations
+    assert answer.handoff is not None and "《生育登记服务》，讲的是另一件事" in answer.handoff.message
+    assert answer.handoff.department == "" and "12345" in answer.handoff.message
+    birth = assistant.ask("做生育登记需要带哪些材料？")
+    assert not birth.refused and "结婚证" in birth.text and birth.citations[0].doc_id == "guide-birth-registration"
+
+
+def test_a_document_is_on_the_matter_its_family_names() -> None:
+    """A document's matter names: its title and tags, its guide's and the FAQs' on either; a law is
+    not held to its title."""
+    from assistant.answering import _on_the_matter
+
+    def chunk(doc_id: str, kind: str, title: str, section: str = "问答", rests_on: str = "", tags: str = "") -> StoredChunk:
+        return StoredChunk(f"{doc_id}#0", "……", {"doc_id": doc_id, "title": title, "kind": kind, "section": section,
+                                                 "rests_on": rests_on, "tags": tags})
+
+    catalog = Catalog.build("c", [
+        chunk("guide-assistance", "guide", "临时救助申请", "申请材料", tags="临时救助,急难"),
+        chunk("faq-assistance", "faq", "家里突然遇到大病，能申请临时救助吗？", rests_on="guide-assistance#受理条件"),
+        chunk("faq-other", "faq", "低保去哪里申请？"),
+        chunk("law-assistance", "policy", "社会救助暂行办法", "第一条"),
+    ])
+    assert "突然遇到大病" in catalog.matter_names["guide-assistance"] and "急难" in catalog.matter_names["faq-assistance"]
+    assert "低保" not in catalog.matter_names["guide-assistance"]
+
+    def on(question: str, doc_id: str) -> bool:
+        return _on_the_matter(Query(question, question), doc_id, catalog)
+
+    assert on("家里老人突然得了大病怎么办", "guide-assistance")  # the FAQ on it says 突然, 大病
+    assert not on("结婚登记要带什么材料", "guide-assistance") and not on("结婚登记要带什么材料", "faq-other")
+    assert on("结婚登记要带什么材料", "law-assistance")  # articles: many matters under one title
+    assert on("要带什么材料", "guide-assistance")  # no matter terms of its own: nothing to hold it to
