@@ -38,6 +38,9 @@ DOMAIN_WEIGHT = 0.5  # the service's own texts' share of the mixed unigram model
 # chosen on the MSGABench dev questions of `python -m eval pinyin`; DOMAIN_BOOST was not swept
 WORD_COST = 6.0
 SPACE_COST = 8.0
+# How people ask a service for something: counted as project phrases, since jieba's counts put
+# 浜 above 帮 and 茶 above 查 ("bang wo cha yixia" is 帮我查一下, which the personal-case rule must see)
+REQUEST_PHRASES = ("帮我", "给我", "替我", "帮忙", "查一下", "查查", "看一下", "问一下", "请问")
 
 
 class PinyinDecoder:
@@ -48,7 +51,7 @@ class PinyinDecoder:
         """`project_words`: glossary and lexicon phrases; `read_domain_words`: called once, when the
         vocabulary is built, for the running words of the service's own texts (the corpus titles and
         bodies, repeats and all: they are counted)."""
-        self._project_words = [w for w in dict.fromkeys(project_words) if _is_han(w)]
+        self._project_words = [w for w in dict.fromkeys([*project_words, *REQUEST_PHRASES]) if _is_han(w)]
         self._read_domain_words = read_domain_words
         self._keys: dict[str, tuple[str, float]] | None = None
         self._longest_key = 0

@@ -76,6 +76,18 @@ def test_a_word_rarer_than_its_homophone_comes_from_the_corpus_titles(product_de
     assert product_decoder.decode("xiao chaoshi想卖xiangyan")[0] == "小超市想卖香烟"
 
 
+def test_a_request_typed_in_pinyin_reads_as_a_request(decoder: PinyinDecoder) -> None:
+    """jieba counts 浜 above 帮 and 茶 above 查: the request phrases count as project phrases, so the
+    personal-case scope rule sees 帮我查一下."""
+    from assistant.places import PlaceNames
+    from assistant.scope import ScopeChecker
+
+    text = decoder.decode("bang wo cha yixia我的shebao缴费jilu")[0]
+    assert text == "帮我查一下我的社保缴费记录"
+    verdict = ScopeChecker.load(places=PlaceNames.load()).check(text)
+    assert verdict is not None and verdict.category == "personal_case"
+
+
 @pytest.mark.parametrize("word", ["银行", "重庆", "长大", "绿色", "忽略", "一个", "行长", "音乐", "身份证", "朝阳区"])
 def test_words_are_spelled_as_pypinyin_reads_them(word: str) -> None:
     from pypinyin import lazy_pinyin
