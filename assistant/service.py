@@ -64,7 +64,8 @@ def create_normalizer(corpus_dir: Path) -> QueryNormalizer:
     documents = Lazy(lambda: load_paths([corpus_dir]).documents)  # read once, by whichever builder is first
     pinyin = PinyinDecoder(terms + [e.standard for e in dialect],
                            lambda: text_words(f"{d.title}\n{d.body}" for d in documents.get()))
-    typos = HomophoneRepair(lambda: terms + text_words(d.title for d in documents.get()))
+    names = [e.standard for e in dialect if len(e.standard) >= 3]  # 电动自行车, 港澳居民来往内地通行证 …
+    typos = HomophoneRepair(lambda: terms + names + text_words([*names, *(d.title for d in documents.get())]))
     for warm, name in ((pinyin.warm, "pinyin-warm"), (typos.warm, "typos-warm")):
         threading.Thread(target=warm, name=name, daemon=True).start()
     return QueryNormalizer(dialect, glossary, pinyin, typos)

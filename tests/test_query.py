@@ -89,3 +89,15 @@ def test_the_lexicons_give_each_name_its_other_names() -> None:
     assert normalizer.aliases("准迁证") == ("准予迁入证明", "新地方同意接收的条子")
     assert normalizer.aliases("港澳居民来往内地通行证") == ("回乡证",)
     assert normalizer.aliases("身份证") == ()
+
+
+def test_the_permits_of_hong_kong_and_macao_residents_are_the_lexicons_one_name() -> None:
+    """Written in full, in Traditional characters, the HK and Macao residents' permits are 回乡证's
+    standard name, which the evidence check looks for in the documents."""
+    from pathlib import Path
+
+    from assistant.lexicon import load_dialect
+
+    normalizer = QueryNormalizer(load_dialect(Path(__file__).resolve().parents[1] / "corpus" / "dialect.yaml"), [])
+    for question in ("澳門居民來往內地通行證過期了，要去哪裡辦換證？", "香港居民来往内地通行证怎么换"):
+        assert "港澳居民来往内地通行证" in normalizer.normalize(question).names

@@ -50,3 +50,10 @@ def test_ordinary_text_is_left_alone(repair: HomophoneRepair, question: str) -> 
 def test_the_normaliser_repairs_after_the_dialect_step_and_records_it() -> None:
     query = create_normalizer(ROOT / "corpus").normalize("個稅會算啥時候辦")  # Traditional, typo and colloquial
     assert "汇算" in query.text and ("会算", "汇算") in query.replaced and query.original == "個稅會算啥時候辦"
+
+
+def test_the_lexicons_standard_names_are_repair_targets_and_so_lexicon_names() -> None:
+    """电动自行车 is in no corpus title, only in the dialect lexicon (电动车 → 电动自行车): its typo is
+    repaired all the same, and the evidence check then sees the name (no document names it)."""
+    query = create_normalizer(ROOT / "corpus").normalize("电动自形车上牌要带什么材料")
+    assert ("自形车", "自行车") in query.replaced and "电动自行车" in query.names
