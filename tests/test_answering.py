@@ -89,6 +89,17 @@ def test_follow_up_resolves_to_the_previous_matter(assistant: Assistant) -> None
     assert alone.conversation_id != first.conversation_id and "身份证" not in alone.resolved_question
 
 
+def test_a_follow_up_keeps_the_lexicon_names_of_the_question_it_resolves_against(assistant: Assistant) -> None:
+    """The evidence checks look for the names of the merged question: the previous question's
+    (丢了, the standard of 唔见咗) and the follow-up's own (怎样, of 点样)."""
+    answerer = assistant.answerer
+    assert isinstance(answerer, ExtractiveAnswerer)
+    follow = answerer.normalizer.normalize("那点样补办？")
+    resolved = answerer._resolve_follow_up(follow, ("身份证唔见咗要带什么",))
+    assert resolved.text.startswith("身份证丢了") and resolved.names == ("丢了", "怎样")
+    assert answerer._resolve_follow_up(follow, ()).names == ("怎样",)
+
+
 def test_a_short_question_with_its_own_matter_is_not_a_follow_up(assistant: Assistant) -> None:
     first = assistant.ask("补办身份证的工本费是多少钱")
     fee_only = assistant.ask("要几天能拿到？", conversation_id=first.conversation_id)
