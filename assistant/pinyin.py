@@ -86,9 +86,10 @@ class PinyinDecoder:
         # crossed[end] - crossed[start + 1])
         spaces = set(itertools.accumulate(len(part) for part in run.split()))  # letters before each space
         crossed = list(itertools.accumulate((i - 1 in spaces for i in range(1, len(letters) + 1)), initial=0))
-        # best[i]: (score, words) for letters[:i]
-        best: list[tuple[float, list[str]] | None] = [None] * (len(letters) + 1)
-        best[0] = (0.0, [])
+        # best[i]: (score, start, word) of the best decoding of letters[:i] whose last word is
+        # letters[start:i], read back from the end
+        best: list[tuple[float, int, str] | None] = [None] * (len(letters) + 1)
+        best[0] = (0.0, 0, "")
         for end in range(1, len(letters) + 1):
             for start in range(max(0, end - self._longest_key), end):
                 previous = best[start]
@@ -98,10 +99,17 @@ class PinyinDecoder:
                 word, log_p = entry
                 # a typed space inside a word: the boundary it denies
                 score = previous[0] + log_p - WORD_COST - SPACE_COST * (crossed[end] - crossed[start + 1])
-                if best[end] is None or score > best[end][0]:  # type: ignore[index]
-                    best[end] = (score, previous[1] + [word])
-        final = best[len(letters)]
-        return "".join(final[1]) if final else None
+                current = best[end]
+                if current is None or score > current[0]:
+                    best[end] = (score, start, word)
+        if best[len(letters)] is None:
+            return None
+        words: list[str] = []
+        end = len(letters)
+        while end > 0:
+            _, end, word = best[end]  # type: ignore[misc]
+            words.append(word)
+        return "".join(reversed(words))
 
     def _vocabulary(self) -> dict[str, tuple[str, float]]:
         """toneless pinyin → (word, log unigram probability)."""
