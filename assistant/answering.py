@@ -405,17 +405,11 @@ def _citation(number: int, chunk: StoredChunk) -> Citation:
 
 
 def _section_chunks(catalog: Catalog, doc_id: str, section: str) -> list[StoredChunk]:
-    entry = catalog.documents.get(doc_id)
-    if entry is None:
-        return []
-    return [catalog.chunks[c] for c in entry.chunk_ids if catalog.chunks[c].metadata.get("section") == section]
+    return [chunk for chunk in catalog.document_chunks(doc_id) if chunk.metadata.get("section") == section]
 
 
 def _sections(catalog: Catalog, doc_id: str) -> list[str]:
-    entry = catalog.documents.get(doc_id)
-    if entry is None:
-        return []
-    return list(dict.fromkeys(str(catalog.chunks[c].metadata.get("section", "")) for c in entry.chunk_ids))
+    return list(dict.fromkeys(str(chunk.metadata.get("section", "")) for chunk in catalog.document_chunks(doc_id)))
 
 
 def _is_articles(catalog: Catalog, doc_id: str) -> bool:

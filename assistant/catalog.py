@@ -67,10 +67,15 @@ class Catalog:
         first = self.chunks.get(entry.chunk_ids[0]) if entry is not None and entry.chunk_ids else None
         return first.metadata if first is not None else {}
 
+    def document_chunks(self, doc_id: str) -> list[StoredChunk]:
+        """A document's chunks in order (none for an unknown document)."""
+        entry = self.documents.get(doc_id)
+        return [self.chunks[c] for c in entry.chunk_ids if c in self.chunks] if entry is not None else []
+
     def document_text(self, doc_id: str) -> str:
         """A document's title, tags and text, as the catalog holds them."""
         entry = self.documents.get(doc_id)
-        chunks = [self.chunks[c] for c in entry.chunk_ids if c in self.chunks] if entry else []
+        chunks = self.document_chunks(doc_id)
         tags = str(chunks[0].metadata.get("tags", "")) if chunks else ""
         return " ".join([entry.title if entry else "", tags, *(c.text for c in chunks)])
 
@@ -84,9 +89,9 @@ class Catalog:
         """Per document, what the corpus calls the matter it is on: the titles and tags of the
         document, of what it rests on (an FAQ's guide) and of the FAQs resting on either
         ("家里突然遇到大病或事故，能申请临时救助吗？" names 临时救助申请's matter too)."""
-        heads = {doc_id: f"{entry.title} {self.first_metadata(doc_id).get('tags', '')}"
-                 for doc_id, entry in self.documents.items()}
-        targets = {doc_id: [target for target, _ in rests_on(self.first_metadata(doc_id))] for doc_id in self.documents}
+        metadata = {doc_id: self.first_metadata(doc_id) for doc_id in self.documents}
+        heads = {doc_id: f"{entry.title} {metadata[doc_id].get('tags', '')}" for doc_id, entry in self.documents.items()}
+        targets = {doc_id: [target for target, _ in rests_on(meta)] for doc_id, meta in metadata.items()}
         resting: dict[str, list[str]] = {}
         for doc_id, rests in targets.items():
             for target in rests:

@@ -214,10 +214,7 @@ class HybridRetriever:
         """`ranked` with the chunks of the life-event checklist the question asks for in front
         (scored as the best candidate; fetched from the catalog when neither side found them)."""
         match = self.events.recognize(query.text) if self.events is not None else None
-        entry = catalog.documents.get(match.bundle_id) if match is not None else None
-        if entry is None:
-            return ranked
-        chunks = [catalog.chunks[c] for c in entry.chunk_ids if c in catalog.chunks and accepted(catalog.chunks[c].metadata)]
+        chunks = [chunk for chunk in catalog.document_chunks(match.bundle_id) if accepted(chunk.metadata)] if match else []
         if not chunks:
             return ranked
         top = ranked[0][1] if ranked else 0.0
