@@ -22,6 +22,7 @@ from assistant.catalog import Catalog, rests_on
 from assistant.errors import ConfigError
 from assistant.lexical import tokenize
 from assistant.matters import named_matters, particular_things, unknown_things, unmentioned, unnamed
+from assistant.quantities import Quantity, unstated
 from assistant.query import Query, QueryNormalizer
 from assistant.retrieval import HybridRetriever, Passage, Retrieved
 from assistant.scope import ScopeChecker
@@ -52,6 +53,7 @@ CONTACT_WORDS = tuple(word for words, sections in INTENTS if set(sections) <= se
 # "能…吗？" asks whether one qualifies: the conditions answer it.
 YES_NO = re.compile(r"能不能|可不可以|可唔可以|得唔得|行不行|(能|可以|可唔可以).*(吗|嗎|不|(?<![什怎这那多])么|嘛|冇)[？?！!。]*$")
 FOLLOW_UP_MAX_CHARS = 14  # longer questions stand alone unless they open anaphorically
+RETRIES = 2
 FOLLOW_UP_START = re.compile(r"^(那|那么|那要|那我|还|另外|它|这个|这|要是|如果)")
 
 
@@ -116,6 +118,22 @@ class ExtractiveAnswerer:
         query, resolved, found = self._search(question, history)
         if isinstance(found, Answer):
             return found
+        answer = self._compose(query, resolved, found)
+        missing = _unstated_in(answer, query.text)
+        if not missing or found.catalog is None:
+            return answer
+        # "多久之内去销户口" led to a transfer FAQ that states no time: the next document may
+        rest = [p for p in found.passages if p.doc_id not in answer.cited_doc_ids]
+        if rest:
+            second = self._compose(query, resolved, Retrieved(rest, found.catalog))
+            if not second.refused and not _unstated_in(second, query.text):
+                return second
+        return self._unstated(query, resolved, answer.citations[0].title, missing, found.catalog)
+
+    def _compose(self, query: Query, resolved: Query, found: Retrieved) -> Answer:
+        """The answer from what retrieval found, or a refusal when the evidence is weak or on
+        another matter."""
+        question = query.original
         passages, catalog = found.passages, found.catalog
         evidence = _weigh(resolved, passages, catalog, self.normalizer.aliases)
         if catalog is None or not evidence.suffices(self.thresholds):
@@ -140,7 +158,9 @@ class ExtractiveAnswerer:
         if kind == "faq":
             return self._finish(query, resolved, "faq", self._faq_blocks(doc_passages[0], catalog), catalog)
         if kind == "policy" and _is_articles(catalog, doc_id):
-            blocks = [(p.section or p.title, self._chunk(catalog, p.chunk_id)) for p in doc_passages[:2]]
+            # the best two articles, those stating what is asked for (六十日内 for 多久) first
+            articles = sorted(doc_passages, key=lambda p: bool(unstated(query.text, [(p.section, p.text)])))
+            blocks = [(p.section or p.title, self._chunk(catalog, p.chunk_id)) for p in articles[:2]]
             return self._finish(query, resolved, "policy", blocks, catalog)
         sections = self._sections_for(query.text, doc_passages, catalog, doc_id)
         blocks = self._matching_faq(passages, doc_id, catalog, sections)
@@ -307,6 +327,12 @@ class ExtractiveAnswerer:
         return self._refuse(query, resolved, f"现有资料里最接近的是《{title}》，讲的是另一件事，没有找到您所问事项的可靠依据。",
                             "no_evidence", [], catalog)  # that document's department is not this matter's
 
+    def _unstated(self, query: Query, resolved: Query, title: str, missing: tuple[Quantity, ...],
+                  catalog: Catalog) -> Answer:
+        asked = "、".join(quantity.name for quantity in missing)
+        return self._refuse(query, resolved, f"现有资料里最接近的是《{title}》，但没有写明您问的{asked}，没有找到可靠依据。",
+                            "no_evidence", [], catalog)  # it may be on another matter: no department named
+
     def _freshness(self, citations: list[Citation]) -> tuple[str, ...]:
         today = self.today or dt.date.today()
         warnings: list[str] = []
@@ -393,6 +419,15 @@ def _matter_terms(text: str) -> set[str]:
     """The question's terms besides what-is-asked words (材料, 多少钱, 在哪, 能代办 …)."""
     return {term for term in tokenize(text)
             if len(term) >= 2 and term not in MODALITY_WORDS and not any(term in word for word in INTENT_WORDS)}
+
+
+def _unstated_in(answer: Answer, text: str) -> tuple[Quantity, ...]:
+    """The quantities the question `text` asks for (a fee, a time, an age, a sum) that `answer`'s
+    cited passages do not state (`assistant.quantities`). A refusal states nothing and a life-event
+    checklist lists steps, not figures: neither is held to it."""
+    if answer.refused or answer.mode == "bundle":
+        return ()
+    return unstated(text, [(citation.section, citation.quote) for citation in answer.citations])
 
 
 def _citation(number: int, chunk: StoredChunk) -> Citation:

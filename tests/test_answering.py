@@ -1,6 +1,8 @@
 import datetime as dt
+from dataclasses import replace
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -9,13 +11,13 @@ from assistant.catalog import Catalog
 from assistant.embedders import Embedder
 from assistant.lexicon import DialectEntry, GlossaryEntry
 from assistant.query import Query, QueryNormalizer
-from assistant.retrieval import HybridRetriever, Passage
+from assistant.retrieval import Filters, HybridRetriever, Passage, Retrieved
 from assistant.places import PlaceNames
 from assistant.scope import ScopeChecker
 from assistant.service import Assistant, Conversations
 from assistant.settings import Settings
 from assistant.store import StoredChunk
-from tests.conftest import BUNDLE_JOBLESS, GUIDE_IDCARD, index_corpus, write
+from tests.conftest import BUNDLE_JOBLESS, GUIDE_IDCARD, GUIDE_UNEMPLOYMENT, LAW_ID_CARD, index_corpus, write
 
 INJECTED = """
 ---
@@ -365,3 +367,50 @@ def test_a_document_is_on_the_matter_its_family_names() -> None:
     assert not on("结婚登记要带什么材料", "guide-assistance") and not on("结婚登记要带什么材料", "faq-other")
     assert on("结婚登记要带什么材料", "law-assistance")  # articles: many matters under one title
     assert on("要带什么材料", "guide-assistance")  # no matter terms of its own: nothing to hold it to
+
+
+class LawFirstRetriever:
+    """A test double over the real retriever: the same passages, the law's first and scored
+    highest (as retrieval may rank them for a question the law reads close to)."""
+
+    def __init__(self, inner: HybridRetriever) -> None:
+        self.inner = inner
+
+    def retrieve(self, question: str | Query, k: int = 8, filters: Filters | None = None) -> list[Passage]:
+        return self.search(question, k, filters).passages
+
+    def search(self, question: str | Query, k: int = 8, filters: Filters | None = None) -> Retrieved:
+        found = self.inner.search(question, k, filters)
+        law = [replace(p, score=p.score + 1.0) for p in found.passages if p.doc_id == "law-resident-id-card"]
+        return Retrieved(law + [p for p in found.passages if p.doc_id != "law-resident-id-card"], found.catalog)
+
+
+def test_an_answer_must_state_the_fee_or_time_asked_for(make_settings: Callable[..., Settings], e5: Embedder,
+                                                        tiny_corpus: Path) -> None:
+    """A fee question that retrieval leads to the 居民身份证法 (whose articles name no fee) is
+    answered from the next document, which states it; with no such document it is refused, naming
+    the closest one. A question asking for no quantity is answered from the law as before."""
+    assistant = build(make_settings(), e5, tiny_corpus)
+    extractive = assistant.answerer
+    assert isinstance(extractive, ExtractiveAnswerer)
+    law_first = ExtractiveAnswerer(cast(HybridRetriever, LawFirstRetriever(extractive.retriever)), extractive.normalizer,
+                                   extractive.scope, extractive.thresholds, today=extractive.today)
+    found = law_first.retriever.search("补办身份证要多少钱")
+    assert found.passages[0].doc_id == "law-resident-id-card" and {p.doc_id for p in found.passages} > {"law-resident-id-card"}
+    fee = law_first.answer("补办身份证要多少钱")
+    assert not fee.refused and "40元" in fee.text and "law-resident-id-card" not in fee.cited_doc_ids
+    query = law_first.normalizer.normalize("补办身份证要多少钱")
+    assert law_first._compose(query, query, found).cited_doc_ids[0] == "law-resident-id-card"  # before the check
+
+    assistant = build(make_settings(), e5, write_law_only(tiny_corpus.parent / "law-only"))
+    refused = assistant.ask("补办身份证要多少钱")
+    assert refused.refused and refused.refusal_reason == "no_evidence" and not refused.citations
+    assert refused.handoff is not None and "《中华人民共和国居民身份证法》，但没有写明您问的费用或金额" in refused.handoff.message
+    answered = assistant.ask("身份证多久能发下来")
+    assert not answered.refused, answered.handoff
+
+
+def write_law_only(root: Path) -> Path:
+    write(root / "policies" / "law-resident-id-card.md", LAW_ID_CARD)
+    write(root / "guides" / "guide-unemployment-benefit.md", GUIDE_UNEMPLOYMENT)
+    return root
