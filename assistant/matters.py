@@ -14,7 +14,9 @@ corpus never uses (孙女, 高铁) tell nothing about the matter and are passed 
 project's own lexicons name the thing (`unknown_things`): 回乡证 is 港澳居民来往内地通行证 in the
 dialect lexicon, 无犯罪记录证明 a glossary term, and a certificate, card or vehicle the lexicons
 name that no document names is one the corpus cannot answer on, however close its neighbour reads
-(往来港澳通行证 for 回乡证, 机动车 for 电动自行车).
+(往来港澳通行证 for 回乡证, 机动车 for 电动自行车). And a document that names such a thing by none
+of its names is not the one to answer from (`unheld_things`: 驾照 is not in the ID card's renewal
+FAQ).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ FEW_DOCUMENTS = 0.05  # a word in at most this share of the corpus's documents n
 QUESTION_WORDS = ("多", "几", "什么", "哪")  # 多长时间, 几时: asking, not naming
 # what a lexicon name ends with when it names a thing one holds, drives or has (not an act: 认证, 登记)
 THING_ENDINGS = ("证", "证明", "卡", "车", "病", "执照", "牌照")
-ACT_WORDS = re.compile(r"^(申领|领取|考取|办理|申请|补办|换领|出具|办)")  # 申领往来港澳通行证: the thing is 往来港澳通行证
+ACT_WORDS = re.compile(r"^(申领|领取|考取|办理|申请|补办|补领|补发|换领|换发|出具|办)")  # 申领往来港澳通行证: the thing is 往来港澳通行证
 MIN_DOCUMENTS = 20  # a smaller corpus says nothing about what it lacks
 
 
@@ -101,19 +103,33 @@ def unmentioned(words: Iterable[str], sources: Iterable[str]) -> tuple[str, ...]
     return tuple(word for word in words if not any(held(word, text) for text in texts))
 
 
-def unknown_things(names: Iterable[str], documents_naming: Callable[[str], int], documents: int,
-                   aliases: Callable[[str], Iterable[str]] = lambda name: ()) -> list[str]:
-    """The things among the lexicons' `names` in a question (`Query.names`) that no document of the
-    corpus names, by that name or by any of its `aliases` (准迁证 is 《准予迁入证明》 in the
-    documents): a name ending in `THING_ENDINGS` (not 认证), less a leading act (申领, 补办 …), of
-    three or more characters. Never with fewer than `MIN_DOCUMENTS` documents."""
-    if documents < MIN_DOCUMENTS:
-        return []
-    found: list[str] = []
+def lexicon_things(names: Iterable[str]) -> list[tuple[str, str]]:
+    """The things among the lexicons' `names` in a question (`Query.names`), each as (name, thing):
+    a name ending in `THING_ENDINGS` (not 认证), less a leading act (申领, 补办 …), of three or more
+    characters (看病 and 开车 end alike and are no things)."""
+    found: list[tuple[str, str]] = []
     for name in names:
         thing = ACT_WORDS.sub("", name)
-        if (len(thing) >= 3 and thing.endswith(THING_ENDINGS) and not thing.endswith("认证") and thing not in found
-                and documents_naming(thing) == 0
-                and not any(len(alias) >= 2 and documents_naming(alias) for alias in aliases(name))):
-            found.append(thing)
+        if (len(thing) >= 3 and thing.endswith(THING_ENDINGS) and not thing.endswith("认证")
+                and thing not in (t for _, t in found)):
+            found.append((name, thing))
     return found
+
+
+def unknown_things(names: Iterable[str], documents_naming: Callable[[str], int], documents: int,
+                   aliases: Callable[[str], Iterable[str]] = lambda name: ()) -> list[str]:
+    """The things among the lexicons' `names` in a question (`lexicon_things`) that no document of
+    the corpus names, by that name or by any of its `aliases` (准迁证 is 《准予迁入证明》 in the
+    documents). Never with fewer than `MIN_DOCUMENTS` documents."""
+    if documents < MIN_DOCUMENTS:
+        return []
+    return [thing for name, thing in lexicon_things(names)
+            if documents_naming(thing) == 0
+            and not any(len(alias) >= 2 and documents_naming(alias) for alias in aliases(name))]
+
+
+def unheld_things(names: Iterable[str], text: str, aliases: Callable[[str], Iterable[str]] = lambda name: ()) -> list[str]:
+    """The things among the lexicons' `names` in a question (`lexicon_things`) that `text` holds by
+    none of their names: 机动车驾驶证 (驾照, 驾驶证) in a text on the 居民身份证."""
+    return [thing for name, thing in lexicon_things(names)
+            if not any(len(other) >= 2 and other in text for other in (thing, name, *aliases(name)))]

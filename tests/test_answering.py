@@ -6,6 +6,7 @@ from typing import cast
 
 import pytest
 
+from assistant.answer import Answer
 from assistant.answering import ExtractiveAnswerer, Thresholds, _weigh
 from assistant.catalog import Catalog
 from assistant.embedders import Embedder
@@ -400,7 +401,7 @@ def test_an_answer_must_state_the_fee_or_time_asked_for(make_settings: Callable[
     fee = law_first.answer("补办身份证要多少钱")
     assert not fee.refused and "40元" in fee.text and "law-resident-id-card" not in fee.cited_doc_ids
     query = law_first.normalizer.normalize("补办身份证要多少钱")
-    assert law_first._compose(query, query, found).cited_doc_ids[0] == "law-resident-id-card"  # before the check
+    assert law_first._compose(query, query, found)[0].cited_doc_ids[0] == "law-resident-id-card"  # before the check
 
     assistant = build(make_settings(), e5, write_law_only(tiny_corpus.parent / "law-only"))
     refused = assistant.ask("补办身份证要多少钱")
@@ -414,3 +415,64 @@ def write_law_only(root: Path) -> Path:
     write(root / "policies" / "law-resident-id-card.md", LAW_ID_CARD)
     write(root / "guides" / "guide-unemployment-benefit.md", GUIDE_UNEMPLOYMENT)
     return root
+
+
+def test_a_thing_the_question_names_must_be_in_the_documents_matter() -> None:
+    """驾照 (机动车驾驶证 in the lexicons) is not answered from the ID card's renewal FAQ, however
+    close it reads; a text naming it by any of its names, a law's included, holds it."""
+    from assistant.answering import _on_the_matter
+
+    def chunk(doc_id: str, kind: str, title: str, text: str, section: str = "问答", rests_on: str = "") -> StoredChunk:
+        return StoredChunk(f"{doc_id}#0", text, {"doc_id": doc_id, "title": title, "kind": kind, "section": section,
+                                                 "rests_on": rests_on})
+
+    catalog = Catalog.build("c", [
+        chunk("guide-idcard-renew", "guide", "居民身份证换领", "有效期满前三个月内可以申请换领。", "办理时限"),
+        chunk("faq-idcard-renew", "faq", "身份证快到期了，可以提前多久去换？", "可以提前三个月。", rests_on="guide-idcard-renew#办理时限"),
+        chunk("law-traffic", "policy", "道路交通安全法实施条例", "机动车驾驶证有效期满前应当换证。", "第二十六条"),
+        chunk("law-idcard", "policy", "居民身份证法", "居民身份证有效期满的，应当换领。", "第五条"),
+    ])
+    aliases = {"机动车驾驶证": ("驾照", "驾驶证")}
+
+    def on(doc_id: str) -> bool:
+        query = Query("驾照快到期了，提前多久能去换？", "驾照快到期了，提前多久能去换？", names=("机动车驾驶证",))
+        return _on_the_matter(query, doc_id, catalog, lambda name: aliases.get(name, ()))
+
+    assert not on("faq-idcard-renew") and not on("guide-idcard-renew") and not on("law-idcard")
+    assert on("law-traffic")
+
+
+class RescoredRetriever:
+    """A test double over the real retriever: its best passage of each document, scored as given
+    (a near-tie, or not)."""
+
+    def __init__(self, inner: HybridRetriever, scores: dict[str, float]) -> None:
+        self.inner = inner
+        self.scores = scores
+
+    def retrieve(self, question: str | Query, k: int = 8, filters: Filters | None = None) -> list[Passage]:
+        return self.search(question, k, filters).passages
+
+    def search(self, question: str | Query, k: int = 8, filters: Filters | None = None) -> Retrieved:
+        found = self.inner.search(question, k, filters)
+        best = {p.doc_id: p for p in reversed(found.passages)}
+        passages = [replace(p, score=self.scores.get(p.doc_id, 0.0)) for p in best.values()]
+        return Retrieved(sorted(passages, key=lambda p: -p.score), found.catalog)
+
+
+def test_in_a_near_tie_a_document_on_another_matter_gives_way_to_the_next(
+        make_settings: Callable[..., Settings], e5: Embedder, tiny_corpus: Path) -> None:
+    """"身份证丢了补办要带什么材料" led first to the unemployment guide (on another matter): when the
+    ID card's guide scored nearly as well it answers; far behind, the question is refused."""
+    extractive = build(make_settings(), e5, tiny_corpus).answerer
+    assert isinstance(extractive, ExtractiveAnswerer)
+
+    def answer(scores: dict[str, float]) -> Answer:
+        retriever = RescoredRetriever(extractive.retriever, scores)
+        return ExtractiveAnswerer(cast(HybridRetriever, retriever), extractive.normalizer, extractive.scope,
+                                  extractive.thresholds, today=extractive.today).answer("身份证丢了补办要带什么材料")
+
+    near = answer({"guide-unemployment-benefit": 0.50, "guide-idcard-replace": 0.45, "faq-idcard-lost-fee": 0.1})
+    assert not near.refused and near.cited_doc_ids[0] == "guide-idcard-replace" and "居民户口簿" in near.text
+    far = answer({"guide-unemployment-benefit": 0.50, "guide-idcard-replace": 0.20, "faq-idcard-lost-fee": 0.1})
+    assert far.refused and far.handoff is not None and "《失业保险金申领》，讲的是另一件事" in far.handoff.message

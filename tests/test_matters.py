@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.matters import named_matters, particular_things, unknown_things, unmentioned, unnamed
+from assistant.matters import (lexicon_things, named_matters, particular_things, unheld_things, unknown_things, unmentioned,
+                               unnamed)
 
 
 @pytest.mark.parametrize("question, names", [
@@ -93,3 +94,18 @@ def test_a_thing_the_documents_name_by_another_of_its_names_is_known() -> None:
     aliases = {"准迁证": ("准予迁入证明", "新地方同意接收的条子")}
     assert unknown_things(["准迁证"], naming_move, 40, lambda name: aliases.get(name, ())) == []
     assert unknown_things(["准迁证"], naming_move, 40) == ["准迁证"]
+
+
+def test_the_things_a_question_names_through_the_lexicons() -> None:
+    assert lexicon_things(["补办机动车驾驶证", "看病", "开车", "待遇资格认证", "低保", "社会保障卡"]) == [
+        ("补办机动车驾驶证", "机动车驾驶证"), ("社会保障卡", "社会保障卡")]
+
+
+def test_a_text_holds_a_thing_by_any_of_its_names() -> None:
+    aliases = {"机动车驾驶证": ("驾照", "驾驶证")}
+    idcard_faq = "身份证快到期了，可以提前多久去换？有效期满前三个月内可以申请换领。"
+    licence_faq = "驾照到期换证要带什么？驾驶证有效期满前九十日内申请换证。"
+    assert unheld_things(["机动车驾驶证"], idcard_faq, lambda name: aliases.get(name, ())) == ["机动车驾驶证"]
+    assert unheld_things(["机动车驾驶证"], licence_faq, lambda name: aliases.get(name, ())) == []
+    assert unheld_things(["机动车驾驶证"], licence_faq) == ["机动车驾驶证"]  # without the lexicon's other names
+    assert unheld_things(["低保", "看病"], idcard_faq) == []  # no things
