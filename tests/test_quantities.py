@@ -25,6 +25,8 @@ def test_questions_that_only_mention_money_or_size_ask_for_no_quantity() -> None
     assert names("学校占地面积多大？") == []
     assert names("社保要交满多少年才能领") == []  # years, not a sum
     assert names("结婚登记要带什么材料") == []
+    assert names("刚结婚没多久，结婚证丢了怎么补？") == []  # 没多久: a while ago
+    assert names("住进去之后没过多久就改了结构") == []
 
 
 def test_an_answer_states_a_quantity_in_its_words_or_by_its_section() -> None:
