@@ -21,7 +21,8 @@ from assistant.bundles import BundleGuide
 from assistant.catalog import Catalog, rests_on
 from assistant.errors import ConfigError
 from assistant.lexical import tokenize
-from assistant.matters import named_matters, particular_things, unheld_things, unknown_things, unmentioned, unnamed
+from assistant.matters import (holds, named_matters, particular_things, unheld_things, unknown_things, unmentioned,
+                               unnamed)
 from assistant.quantities import Quantity, unstated
 from assistant.query import Query, QueryNormalizer
 from assistant.retrieval import HybridRetriever, Passage, Retrieved
@@ -399,8 +400,7 @@ def _weigh(query: Query, passages: list[Passage], catalog: Catalog | None,
         """The document's text, and the lexicon names it holds by another of their names (a source
         saying 准予迁入证明 holds 准迁证, and so 准迁)."""
         text = texts.get(doc_id, "")
-        held = [name for name in query.names
-                if name not in text and any(len(alias) >= 2 and alias in text for alias in aliases(name))]
+        held = [name for name in query.names if name not in text and holds(text, name, aliases)]
         return " ".join([text, *held])
 
     not_in_sources = unmentioned(things, [source_text(doc_id) for doc_id in matter]) if things else ()
@@ -431,8 +431,8 @@ def _on_the_matter(query: Query, doc_id: str, catalog: Catalog,
     if entry is None or entry.kind == "bundle":
         return True
     names = catalog.matter_names.get(doc_id, "")
-    held = [names, *(catalog.document_texts.get(d, "") for d in (doc_id, *(t for t, _ in rests_on(catalog.first_metadata(doc_id)))))]
-    if unheld_things(query.names, " ".join(held), aliases):
+    near = (doc_id, *(target for target, _ in rests_on(catalog.first_metadata(doc_id))))
+    if unheld_things(query.names, [names, *(catalog.document_texts.get(d, "") for d in near)], aliases):
         return False
     if _is_articles(catalog, doc_id):
         return True

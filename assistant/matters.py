@@ -128,8 +128,18 @@ def unknown_things(names: Iterable[str], documents_naming: Callable[[str], int],
             and not any(len(alias) >= 2 and documents_naming(alias) for alias in aliases(name))]
 
 
-def unheld_things(names: Iterable[str], text: str, aliases: Callable[[str], Iterable[str]] = lambda name: ()) -> list[str]:
-    """The things among the lexicons' `names` in a question (`lexicon_things`) that `text` holds by
-    none of their names: 机动车驾驶证 (驾照, 驾驶证) in a text on the 居民身份证."""
-    return [thing for name, thing in lexicon_things(names)
-            if not any(len(other) >= 2 and other in text for other in (thing, name, *aliases(name)))]
+def holds(text: str, name: str, aliases: Callable[[str], Iterable[str]] = lambda name: ()) -> bool:
+    """Whether `text` holds the lexicon name `name`, by it or by another of its names (`aliases`:
+    a text saying 准予迁入证明 holds 准迁证)."""
+    return any(len(other) >= 2 and other in text for other in (name, *aliases(name)))
+
+
+def unheld_things(names: Iterable[str], texts: Iterable[str],
+                  aliases: Callable[[str], Iterable[str]] = lambda name: ()) -> list[str]:
+    """The things among the lexicons' `names` in a question (`lexicon_things`) that none of `texts`
+    holds by any of their names: 机动车驾驶证 (驾照, 驾驶证) in texts on the 居民身份证."""
+    things = lexicon_things(names)
+    if not things:
+        return []
+    held = list(texts)
+    return [thing for name, thing in things if not any(thing in text or holds(text, name, aliases) for text in held)]

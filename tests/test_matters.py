@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.matters import (lexicon_things, named_matters, particular_things, unheld_things, unknown_things, unmentioned,
-                               unnamed)
+from assistant.matters import (holds, lexicon_things, named_matters, particular_things, unheld_things, unknown_things,
+                               unmentioned, unnamed)
 
 
 @pytest.mark.parametrize("question, names", [
@@ -105,7 +105,8 @@ def test_a_text_holds_a_thing_by_any_of_its_names() -> None:
     aliases = {"机动车驾驶证": ("驾照", "驾驶证")}
     idcard_faq = "身份证快到期了，可以提前多久去换？有效期满前三个月内可以申请换领。"
     licence_faq = "驾照到期换证要带什么？驾驶证有效期满前九十日内申请换证。"
-    assert unheld_things(["机动车驾驶证"], idcard_faq, lambda name: aliases.get(name, ())) == ["机动车驾驶证"]
-    assert unheld_things(["机动车驾驶证"], licence_faq, lambda name: aliases.get(name, ())) == []
-    assert unheld_things(["机动车驾驶证"], licence_faq) == ["机动车驾驶证"]  # without the lexicon's other names
-    assert unheld_things(["低保", "看病"], idcard_faq) == []  # no things
+    assert unheld_things(["机动车驾驶证"], [idcard_faq], lambda name: aliases.get(name, ())) == ["机动车驾驶证"]
+    assert unheld_things(["机动车驾驶证"], [idcard_faq, licence_faq], lambda name: aliases.get(name, ())) == []
+    assert unheld_things(["机动车驾驶证"], [licence_faq]) == ["机动车驾驶证"]  # without the lexicon's other names
+    assert unheld_things(["低保", "看病"], [idcard_faq]) == []  # no things
+    assert holds("须提交《准予迁入证明》", "准迁证", lambda name: ("准予迁入证明",)) and not holds("须提交迁移证", "准迁证")
