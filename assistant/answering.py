@@ -28,6 +28,7 @@ from assistant.query import Query, QueryNormalizer
 from assistant.retrieval import HybridRetriever, Passage, Retrieved
 from assistant.scope import ScopeChecker
 from assistant.store import StoredChunk
+from assistant.titles import TitleVectors
 
 HOW_TO_SECTIONS = ("办理流程", "申请材料")
 INTENTS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
@@ -60,6 +61,8 @@ FOLLOW_UP_MAX_CHARS = 14  # longer questions stand alone unless they open anapho
 # holdout`): 0.7 to 0.9 give the same figures; 0.5 answers one held-out question more from another
 # matter, 0 (any next document) 21 more; above 1 (never) loses the residence-permit answer.
 NEXT_DOCUMENT_SHARE = 0.8
+# The kinds of document whose titles state one matter (a law's or a checklist's covers many).
+TITLED_KINDS = ("faq", "guide")
 FOLLOW_UP_START = re.compile(r"^(那|那么|那要|那我|还|另外|它|这个|这|要是|如果)")
 
 
@@ -73,6 +76,11 @@ class Thresholds:
     coverage_weak: float = 0.34  # share of the question's terms found in the best passage
     faq: float = 0.935  # an FAQ this close answers on its own
     faq_lead: float = 0.92  # an FAQ this close, on the same matter, leads a guide answer
+    # the question's vector this close to a title of its matter (`assistant.titles`) for an FAQ or
+    # guide to answer: on the dev half's answers from an FAQ or guide (session 11), the right
+    # document's matter always read at least 0.914 close, and 39 of 147 answers from the wrong one
+    # (most of them with the right one held out) less than 0.91
+    title_floor: float = 0.91
     max_age_years: int = 15  # sources older than this carry a freshness warning
 
     def __post_init__(self) -> None:
@@ -111,8 +119,11 @@ class Evidence:
 class ExtractiveAnswerer:
     def __init__(self, retriever: HybridRetriever, normalizer: QueryNormalizer, scope: ScopeChecker,
                  thresholds: Thresholds | None = None, today: dt.date | None = None, k: int = 8,
-                 bundles: BundleGuide | None = None) -> None:
+                 bundles: BundleGuide | None = None, titles: TitleVectors | None = None) -> None:
+        """`titles`: the retriever's embedder over the corpus's titles, for the "same matter?" check
+        (`_on_the_matter`); without it the check is not made."""
         self.bundles = bundles
+        self.titles = titles
         self.retriever = retriever
         self.normalizer = normalizer
         self.scope = scope
@@ -134,7 +145,7 @@ class ExtractiveAnswerer:
         rest = [p for p in found.passages if p.doc_id != doc_id and p.doc_id not in first.cited_doc_ids]
         top = found.passages[0]
         if rest and (not first.refused or top.doc_id == doc_id and rest[0].score >= NEXT_DOCUMENT_SHARE * top.score):
-            second, _ = self._compose(query, resolved, Retrieved(rest, found.catalog))
+            second, _ = self._compose(query, resolved, replace(found, passages=rest))
             if not second.refused and not _unstated_in(second, query.text, strict=True):
                 return second
         if first.refused or found.catalog is None:
@@ -154,14 +165,14 @@ class ExtractiveAnswerer:
                                 [] if evidence.missing else passages, catalog), ""  # sources on another matter name no department for it
         top = passages[0]
         if top.kind == "faq" and (top.dense or 0) >= self.thresholds.faq:
-            if not _on_the_matter(resolved, top.doc_id, catalog, self.normalizer.aliases):
+            if not self._on_the_matter(resolved, found, top.doc_id):
                 return self._off_the_matter(query, resolved, top.doc_id, catalog), top.doc_id
             return self._finish(query, resolved, "faq", self._faq_blocks(top, catalog), catalog), top.doc_id
-        doc_id = self._primary_document(matter_passages(passages, resolved.text), resolved.text)
-        doc_id = self._step_for_matter(doc_id, passages, query.text)
+        primary = self._primary_document(matter_passages(passages, resolved.text), resolved.text)
+        doc_id = self._step_for_matter(primary, passages, query.text)
         doc_passages = [p for p in passages if p.doc_id == doc_id]
         kind = doc_passages[0].kind
-        if not _on_the_matter(resolved, doc_id, catalog, self.normalizer.aliases):
+        if not self._on_the_matter(resolved, found, doc_id, by_title=doc_id == primary):
             return self._off_the_matter(query, resolved, doc_id, catalog), doc_id
         if kind == "bundle" and self.bundles is not None and not any(word in query.text for word in ASPECT_WORDS):
             checklist = self.bundles.checklist(doc_id, question, query.text)  # the bundle's answer is its checklist
@@ -232,6 +243,22 @@ class ExtractiveAnswerer:
         return []
 
     # --- decisions ------------------------------------------------------------------------------
+
+    def _on_the_matter(self, resolved: Query, found: Retrieved, doc_id: str, by_title: bool = True) -> bool:
+        """Whether the document an answer would come from is on the matter asked about: by the
+        words (`_on_the_matter`), and, for an FAQ or a guide, by how the question reads beside the
+        titles of its matter (`Catalog.matter_titles`): at least `Thresholds.title_floor` close to
+        one of them. Not `by_title` for the step guide a life-event checklist led to: the
+        checklist's own rules found the question on that step (a long story about a lay-off
+        naming 失业保险金 reads far from a bare "失业保险金申领")."""
+        catalog = found.catalog
+        if catalog is None or not _on_the_matter(resolved, doc_id, catalog, self.normalizer.aliases):
+            return False
+        entry = catalog.documents.get(doc_id)
+        if not by_title or self.titles is None or entry is None or entry.kind not in TITLED_KINDS:
+            return True
+        closeness = self.titles.closeness(found.vector, catalog.matter_titles(doc_id), catalog.title_vectors)
+        return closeness is None or closeness >= self.thresholds.title_floor
 
     def _resolve_follow_up(self, query: Query, history: tuple[str, ...]) -> Query:
         """A question is asked about the previous question's matter when it is anaphoric

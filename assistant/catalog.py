@@ -1,7 +1,8 @@
 """The on-disk companion of one index generation, kept in step with its Chroma collection.
 
 `data/index/<collection>/` holds the manifest (which documents, with which content hash, made which
-chunks), every chunk's text and metadata, and the BM25 index over the same chunks. It is written
+chunks), every chunk's text and metadata, the BM25 index over the same chunks and the documents'
+titles embedded by the index's embedder (for the answerer's "same matter?" check). It is written
 to a temporary folder and renamed into place before the generation is switched in, so a reader
 finds either a complete catalog or none. When it is missing (a Chroma server indexed from another
 host, or a crash after the switch), it is rebuilt from the collection itself.
@@ -12,9 +13,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
+
+import numpy as np
 
 from assistant.documents import Scalar, embed_text
 from assistant.errors import StoreError
@@ -23,6 +26,7 @@ from assistant.store import ChromaStore, StoredChunk
 
 MANIFEST = "manifest.json"
 CHUNKS = "chunks.jsonl"
+TITLES = "titles.npz"
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,9 @@ class Catalog:
     documents: dict[str, DocEntry]
     chunks: dict[str, StoredChunk]
     lexical: LexicalIndex
+    # the documents' titles embedded as passages by the index's embedder, title → unit vector
+    # (`assistant.titles`); empty for a catalog rebuilt from the collection
+    title_vectors: dict[str, np.ndarray] = field(default_factory=dict)
 
     @classmethod
     def build(cls, collection: str, chunks: list[StoredChunk]) -> Catalog:
@@ -85,23 +92,32 @@ class Catalog:
         return {doc_id: self.document_text(doc_id) for doc_id in self.documents}
 
     @cached_property
-    def matter_names(self) -> dict[str, str]:
-        """Per document, what the corpus calls the matter it is on: the titles and tags of the
-        document, of what it rests on (an FAQ's guide) and of the FAQs resting on either
-        ("家里突然遇到大病或事故，能申请临时救助吗？" names 临时救助申请's matter too)."""
-        metadata = {doc_id: self.first_metadata(doc_id) for doc_id in self.documents}
-        heads = {doc_id: f"{entry.title} {metadata[doc_id].get('tags', '')}" for doc_id, entry in self.documents.items()}
-        targets = {doc_id: [target for target, _ in rests_on(meta)] for doc_id, meta in metadata.items()}
+    def matter_families(self) -> dict[str, tuple[str, ...]]:
+        """Per document, the documents on its matter: itself, what it rests on (an FAQ's guide) and
+        the FAQs resting on either, in id order."""
+        targets = {doc_id: [target for target, _ in rests_on(self.first_metadata(doc_id))] for doc_id in self.documents}
         resting: dict[str, list[str]] = {}
         for doc_id, rests in targets.items():
             for target in rests:
                 resting.setdefault(target, []).append(doc_id)
-        names = {}
+        families = {}
         for doc_id in self.documents:
             near = {doc_id, *targets[doc_id]}
             family = near.union(*(resting.get(d, []) for d in near))
-            names[doc_id] = " ".join(heads[d] for d in sorted(family) if d in heads)
-        return names
+            families[doc_id] = tuple(sorted(d for d in family if d in self.documents))
+        return families
+
+    @cached_property
+    def matter_names(self) -> dict[str, str]:
+        """Per document, what the corpus calls the matter it is on: the titles and tags of its
+        `matter_families` ("家里突然遇到大病或事故，能申请临时救助吗？" names 临时救助申请's matter too)."""
+        heads = {doc_id: f"{entry.title} {self.first_metadata(doc_id).get('tags', '')}"
+                 for doc_id, entry in self.documents.items()}
+        return {doc_id: " ".join(heads[d] for d in family) for doc_id, family in self.matter_families.items()}
+
+    def matter_titles(self, doc_id: str) -> list[str]:
+        """The titles of a document's `matter_families` (none for an unknown document)."""
+        return [self.documents[d].title for d in self.matter_families.get(doc_id, ())]
 
     @classmethod
     def rebuild_from_store(cls, store: ChromaStore, collection: str) -> Catalog:
@@ -123,6 +139,12 @@ class Catalog:
             ),
         )
         self.lexical.save(temp)
+        with (temp / TITLES).open("wb") as handle:  # written even when empty: the index has been through this
+            vectors = list(self.title_vectors.values())
+            np.savez(handle, titles=np.array(list(self.title_vectors), dtype=str),
+                     vectors=np.stack(vectors) if vectors else np.zeros((0, 0), dtype=np.float32))
+            handle.flush()
+            os.fsync(handle.fileno())
         _fsync_dir(temp)
         if final.exists():
             shutil.rmtree(final)
@@ -142,7 +164,7 @@ class Catalog:
                     chunks[row["id"]] = StoredChunk(row["id"], row["text"], row["metadata"])
         except (OSError, ValueError, KeyError) as exc:
             raise StoreError(f"cannot read the index catalog in {folder}: {exc}") from exc
-        return cls(collection, documents, chunks, LexicalIndex.load(folder))
+        return cls(collection, documents, chunks, LexicalIndex.load(folder), read_title_vectors(root, collection))
 
     @classmethod
     def open(cls, root: Path, store: ChromaStore, collection: str) -> Catalog:
@@ -162,6 +184,18 @@ def read_manifest(root: Path, collection: str) -> dict[str, DocEntry]:
         return {k: DocEntry(**v) for k, v in manifest["documents"].items()}
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise StoreError(f"cannot read the index manifest {path}: {exc}") from exc
+
+
+def read_title_vectors(root: Path, collection: str) -> dict[str, np.ndarray]:
+    """The title vectors saved with `collection`'s catalog (none when it has none)."""
+    path = root / collection / TITLES
+    if not path.exists():
+        return {}
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            return dict(zip((str(title) for title in saved["titles"]), saved["vectors"].astype(np.float32)))
+    except (OSError, ValueError, KeyError) as exc:
+        raise StoreError(f"cannot read the title vectors in {path}: {exc}") from exc
 
 
 def open_manifest(root: Path, store: ChromaStore, collection: str) -> dict[str, DocEntry]:

@@ -13,7 +13,7 @@ import datetime as dt
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -81,11 +81,12 @@ class Filters:
 
 @dataclass(frozen=True)
 class Retrieved:
-    """What one search found, and the catalog of the generation it searched (None when nothing
-    was searched: a question empty after normalisation)."""
+    """What one search found, the catalog of the generation it searched (None when nothing was
+    searched: a question empty after normalisation) and the question's vector it searched with."""
 
     passages: list[Passage]
     catalog: Catalog | None
+    vector: tuple[float, ...] = ()
 
 
 class NamedEvent(Protocol):
@@ -155,10 +156,11 @@ class HybridRetriever:
         vector = self.embedder.embed_query(query.search_text)
         second = self.second.embed_query(query.search_text) if self.second is not None else None
         try:
-            return self._retrieve(query, vector, second, k, filters)
+            found = self._retrieve(query, vector, second, k, filters)
         except StoreError:
             self._live = None  # the generation may have been switched and dropped: follow the pointer
-            return self._retrieve(query, vector, second, k, filters)
+            found = self._retrieve(query, vector, second, k, filters)
+        return replace(found, vector=tuple(vector))
 
     def live_catalog(self) -> Catalog:
         return self._current().catalog

@@ -31,6 +31,7 @@ from assistant.places import PlaceNames
 from assistant.scope import ScopeChecker
 from assistant.settings import Settings
 from assistant.store import ChromaStore
+from assistant.titles import TitleVectors
 from assistant.typos import HomophoneRepair, text_words
 from indexer.loaders import load_paths
 
@@ -131,7 +132,7 @@ class Assistant:
                                     load_ranker(settings), second, events=bundles)
         scope = ScopeChecker.load(places=PlaceNames.load())
         extractive = ExtractiveAnswerer(retriever, normalizer, scope, Thresholds(),
-                                        bundles=bundles)
+                                        bundles=bundles, titles=TitleVectors(retriever.embedder))
         rules = PlainRewriter.from_settings(settings)
         model = create_chat_model(settings)
         if model is None:

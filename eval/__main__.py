@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -39,6 +40,8 @@ SECOND = {"zhengwu-m3e": "m3e"}  # the hybrid systems with a second embedder (a 
 FOLDS_MIN = 5  # one question per fold at least
 Threads = Annotated[int, typer.Option("--threads", min=1, help="CPU threads (pinned; default 1).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object with every figure on the last line.")]
+TitleFloor = Annotated[float | None, typer.Option("--title-floor", min=-1.0, max=1.0, help="The answerer's \"same "
+                       "matter?\" cosine (Thresholds.title_floor) for this run; -1 turns the check off.")]
 
 
 def _settings(threads: int) -> Settings:
@@ -325,6 +328,7 @@ def run(
     questions: Annotated[Path | None, typer.Option("--questions", help="Eval set (default: ZHENGWU_EVAL_QUESTIONS).")] = None,
     report: Annotated[Path | None, typer.Option("--report", help="Folder for results.jsonl, report.md and plots.")] = None,
     threads: Threads = 1,
+    title_floor: TitleFloor = None,
     as_json: AsJson = False,
 ) -> None:
     """The staff eval set through the full assistant (the shipped corpus is indexed first, incrementally)."""
@@ -340,6 +344,7 @@ def run(
         asked = load_questions(questions or settings.eval_questions, split)  # type: ignore[arg-type]
         reindex(settings)  # the corpus and the staff uploads, incrementally
         assistant = Assistant.from_settings(settings)  # retrieval, answer and the plain-language rewrite
+        _set_title_floor(_extractive(assistant.answerer), title_floor)
         results = [run_question(assistant, q) for q in asked]
     except ZhengwuError as exc:
         console.print(f"[red]{exc}[/red]")
@@ -369,7 +374,6 @@ def run(
 def _extractive_over(split: str, questions: Path | None, threads: int) -> tuple[list[EvalQuestion], ExtractiveAnswerer]:
     """The eval set's `split` and the product's extractive answerer over the re-indexed corpus (with
     an LLM configured, the extractive answerer it wraps, whose refusals it keeps)."""
-    from assistant.answering import ExtractiveAnswerer
     from assistant.service import Assistant
     from eval.questions import load_questions
     from indexer.reindex import reindex
@@ -379,9 +383,20 @@ def _extractive_over(split: str, questions: Path | None, threads: int) -> tuple[
     settings = _settings(threads)
     asked = load_questions(questions or settings.eval_questions, split)  # type: ignore[arg-type]
     reindex(settings)
-    answerer = Assistant.from_settings(settings).answerer
-    extractive = answerer if isinstance(answerer, ExtractiveAnswerer) else answerer.extractive  # type: ignore[attr-defined]
-    return asked, extractive
+    return asked, _extractive(Assistant.from_settings(settings).answerer)
+
+
+def _extractive(answerer: object) -> ExtractiveAnswerer:
+    """The extractive answerer, or with an LLM configured the extractive answerer it wraps."""
+    from assistant.answering import ExtractiveAnswerer
+
+    return answerer if isinstance(answerer, ExtractiveAnswerer) else answerer.extractive  # type: ignore[attr-defined]
+
+
+def _set_title_floor(extractive: ExtractiveAnswerer, title_floor: float | None) -> None:
+    """Run with another "same matter?" cosine than the shipped one (None keeps it)."""
+    if title_floor is not None:
+        extractive.thresholds = replace(extractive.thresholds, title_floor=title_floor)
 
 
 @app.command("thresholds")
@@ -433,6 +448,7 @@ def holdout(
     split: Annotated[str, typer.Option(help="dev, test or all (by need: sha1(need) % 2 == 0 is test).")] = "dev",
     questions: Annotated[Path | None, typer.Option("--questions", help="Eval set (default: ZHENGWU_EVAL_QUESTIONS).")] = None,
     threads: Threads = 1,
+    title_floor: TitleFloor = None,
     as_json: AsJson = False,
 ) -> None:
     """Leave one matter out: each answerable question asked with its own documents (and the FAQs
@@ -442,6 +458,7 @@ def holdout(
 
     try:
         asked, extractive = _extractive_over(split, questions, threads)
+        _set_title_floor(extractive, title_floor)
         summary = run_holdout(extractive, asked)
     except ZhengwuError as exc:
         console.print(f"[red]{exc}[/red]")

@@ -62,7 +62,7 @@ class HeldOutRetriever:
 
     def search(self, question: str | Query, k: int = 8, filters: Filters | None = None) -> Retrieved:
         found = self.inner.search(question, k, self._held_out(filters))
-        return Retrieved(found.passages, self._without(found.catalog) if found.catalog is not None else None)
+        return replace(found, catalog=self._without(found.catalog) if found.catalog is not None else None)
 
     def live_catalog(self) -> Catalog:
         return self._without(self.inner.live_catalog())
@@ -120,7 +120,8 @@ def held_out_answerer(extractive: ExtractiveAnswerer, excluded: frozenset[str]) 
     retriever = HeldOutRetriever(extractive.retriever, excluded)
     # the answerer is typed for the hybrid retriever; it only calls `search` and `retrieve`
     return ExtractiveAnswerer(cast(HybridRetriever, retriever), extractive.normalizer, extractive.scope,
-                              extractive.thresholds, today=extractive.today, k=extractive.k, bundles=None)
+                              extractive.thresholds, today=extractive.today, k=extractive.k, bundles=None,
+                              titles=extractive.titles)
 
 
 def counted(q: EvalQuestion, catalog: Catalog) -> bool:

@@ -107,6 +107,8 @@ class IndexGrower:
         self.chunks_of = [self.splitter.split(doc) for doc in documents]
         self.chunks = [chunk for chunks in self.chunks_of for chunk in chunks]
         self.vectors = embed_chunks(self.chunks, embedder, self.cache_dir, "corpus", settings.batch_size)
+        self.titles = sorted({doc.title for doc in documents if doc.title.strip()})  # the indexer embeds them too
+        self.title_vectors = embedder.encode(self.titles, is_query=False)
         self._sentences = [_sentences(chunk.text) for chunk in self.chunks]
         self._pool = [s for sentences in self._sentences for s in sentences]
         self._by_id = {doc.doc_id: doc for doc in documents}
@@ -170,8 +172,15 @@ class IndexGrower:
             vectors = embed_chunks(fresh, self.embedder, self.cache_dir, f"synthetic-{self.seed}", self.settings.batch_size)
         else:
             vectors = noised(self.vectors[sources], NOISE, self.seed)
-        preset = PresetEmbedder(self.embedder, [c.embed_text for c in self.chunks + fresh],
-                                np.vstack([self.vectors, vectors]))
+        texts = [c.embed_text for c in self.chunks + fresh] + self.titles
+        preset_vectors = [self.vectors, vectors, self.title_vectors]
+        if not self.embed:  # a synthetic guide's title: its source document's title vector, noised as its chunks
+            row = {title: i for i, title in enumerate(self.titles)}
+            source_titles = [self._by_id[self.chunks[sources[i * SECTIONS_PER_DOCUMENT]].doc_id].title
+                             for i in range(len(synthetic))]
+            texts += [doc.title for doc in synthetic]
+            preset_vectors.append(noised(self.title_vectors[[row[t] for t in source_titles]], NOISE, self.seed))
+        preset = PresetEmbedder(self.embedder, texts, np.vstack(preset_vectors))
         scratch = self.settings.model_copy(update={"data_dir": folder, "chroma_url": None})
         indexer = Indexer(ChromaStore.connect(scratch), preset, self.splitter, scratch.index_dir, scratch.index_name,
                           BUILD_BATCH)

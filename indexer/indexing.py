@@ -19,7 +19,9 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.catalog import Catalog, open_manifest
+import numpy as np
+
+from assistant.catalog import TITLES, Catalog, open_manifest, read_title_vectors
 from assistant.documents import Chunk, Document
 from assistant.embedders import Embedder
 from assistant.errors import IndexBusyError, IndexingError, StoreError
@@ -93,8 +95,9 @@ class Indexer:
             unchanged = [i for i, d in current.items() if i in previous and previous[i].doc_hash == d.content_hash]
             removed = [i for i in previous if i not in current]
             counts = dict(added=len(added), updated=len(updated), removed=len(removed), unchanged=len(unchanged))
-            if live and not rebuild and not (added or updated or removed):
-                return self._summary(live, counts, started, switched=False)
+            if live and not rebuild and not (added or updated or removed) and (self.catalog_root / live / TITLES).exists():
+                return self._summary(live, counts, started, switched=False)  # (an index from before title
+                # vectors gets them in a new generation, its chunks copied)
 
             to_embed = list(current.values()) if rebuild else added + updated
             to_copy = [] if rebuild else [cid for i in unchanged for cid in previous[i].chunk_ids]
@@ -103,7 +106,11 @@ class Indexer:
             fresh = [chunk for doc in to_embed for chunk in self.splitter.split(doc)]
             embed_seconds = self._embed_into(collection, fresh, on_progress)
             chunks = copied + [StoredChunk(c.chunk_id, c.text, c.metadata) for c in fresh]
-            Catalog.build(collection, chunks).save(self.catalog_root)
+            catalog = Catalog.build(collection, chunks)
+            tick = time.perf_counter()
+            catalog.title_vectors = self._title_vectors(catalog, {} if rebuild else self._live_title_vectors(live))
+            embed_seconds += time.perf_counter() - tick
+            catalog.save(self.catalog_root)
             self.store.switch(self.index_key, collection)  # the one step that makes it live
             if live:
                 self._drop(live)
@@ -126,6 +133,25 @@ class Indexer:
             [c.metadata for c in stored],
         )
         return [StoredChunk(c.chunk_id, c.text, c.metadata) for c in stored]
+
+    def _live_title_vectors(self, live: str | None) -> dict[str, np.ndarray]:
+        """The title vectors of the live generation's catalog; none when it has none or they cannot
+        be read (then every title is embedded again)."""
+        try:
+            return read_title_vectors(self.catalog_root, live) if live else {}
+        except StoreError:
+            return {}
+
+    def _title_vectors(self, catalog: Catalog, known: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Every document title's vector: `known` ones (the live generation's) kept, the others
+        embedded as passages, in batches."""
+        titles = sorted({entry.title for entry in catalog.documents.values() if entry.title.strip()})
+        missing = [title for title in titles if title not in known]
+        embedded: dict[str, np.ndarray] = {}
+        for start in range(0, len(missing), self.batch_size):
+            batch = missing[start : start + self.batch_size]
+            embedded.update(zip(batch, self.embedder.encode(batch, is_query=False)))
+        return {title: known[title] if title in known else embedded[title] for title in titles}
 
     def _embed_into(self, collection: str, chunks: list[Chunk], on_progress: ProgressCallback | None) -> float:
         spent = 0.0

@@ -18,6 +18,7 @@ from assistant.scope import ScopeChecker
 from assistant.service import Assistant, Conversations
 from assistant.settings import Settings
 from assistant.store import StoredChunk
+from assistant.titles import TitleVectors
 from tests.conftest import BUNDLE_JOBLESS, GUIDE_IDCARD, GUIDE_UNEMPLOYMENT, LAW_ID_CARD, index_corpus, write
 
 INJECTED = """
@@ -42,7 +43,7 @@ def build(settings: Settings, embedder: Embedder, corpus: Path, today: dt.date =
     normalizer = QueryNormalizer([DialectEntry("唔见咗", "丢了", "粤语"), DialectEntry("点样", "怎样", "粤语")], [])
     retriever = HybridRetriever(store, embedder, normalizer, settings.index_dir, settings.index_name)
     return Assistant(ExtractiveAnswerer(retriever, normalizer, ScopeChecker.load(places=PlaceNames.load()), Thresholds(),
-                                        today=today))
+                                        today=today, titles=TitleVectors(embedder)))
 
 
 @pytest.fixture
@@ -159,7 +160,7 @@ def with_checklists(plain: Assistant, corpus: Path) -> Assistant:
 
     answerer = plain.answerer
     return Assistant(ExtractiveAnswerer(answerer.retriever, answerer.normalizer, answerer.scope,  # type: ignore[attr-defined]
-                                        Thresholds(), bundles=BundleGuide.from_corpus(corpus)))
+                                        Thresholds(), bundles=BundleGuide.from_corpus(corpus), titles=answerer.titles))  # type: ignore[attr-defined]
 
 
 def jobless_checklist(settings: Settings, e5: Embedder, corpus: Path, situation: str) -> tuple[Assistant, Assistant]:
@@ -383,7 +384,7 @@ class LawFirstRetriever:
     def search(self, question: str | Query, k: int = 8, filters: Filters | None = None) -> Retrieved:
         found = self.inner.search(question, k, filters)
         law = [replace(p, score=p.score + 1.0) for p in found.passages if p.doc_id == "law-resident-id-card"]
-        return Retrieved(law + [p for p in found.passages if p.doc_id != "law-resident-id-card"], found.catalog)
+        return replace(found, passages=law + [p for p in found.passages if p.doc_id != "law-resident-id-card"])
 
 
 def test_an_answer_must_state_the_fee_or_time_asked_for(make_settings: Callable[..., Settings], e5: Embedder,
@@ -395,7 +396,7 @@ def test_an_answer_must_state_the_fee_or_time_asked_for(make_settings: Callable[
     extractive = assistant.answerer
     assert isinstance(extractive, ExtractiveAnswerer)
     law_first = ExtractiveAnswerer(cast(HybridRetriever, LawFirstRetriever(extractive.retriever)), extractive.normalizer,
-                                   extractive.scope, extractive.thresholds, today=extractive.today)
+                                   extractive.scope, extractive.thresholds, today=extractive.today, titles=extractive.titles)
     found = law_first.retriever.search("补办身份证要多少钱")
     assert found.passages[0].doc_id == "law-resident-id-card" and {p.doc_id for p in found.passages} > {"law-resident-id-card"}
     fee = law_first.answer("补办身份证要多少钱")
@@ -457,7 +458,7 @@ class RescoredRetriever:
         found = self.inner.search(question, k, filters)
         best = {p.doc_id: p for p in reversed(found.passages)}
         passages = [replace(p, score=self.scores.get(p.doc_id, 0.0)) for p in best.values()]
-        return Retrieved(sorted(passages, key=lambda p: -p.score), found.catalog)
+        return replace(found, passages=sorted(passages, key=lambda p: -p.score))
 
 
 def test_in_a_near_tie_a_document_on_another_matter_gives_way_to_the_next(
@@ -470,9 +471,31 @@ def test_in_a_near_tie_a_document_on_another_matter_gives_way_to_the_next(
     def answer(scores: dict[str, float]) -> Answer:
         retriever = RescoredRetriever(extractive.retriever, scores)
         return ExtractiveAnswerer(cast(HybridRetriever, retriever), extractive.normalizer, extractive.scope,
-                                  extractive.thresholds, today=extractive.today).answer("身份证丢了补办要带什么材料")
+                                  extractive.thresholds, today=extractive.today,
+                                  titles=extractive.titles).answer("身份证丢了补办要带什么材料")
 
     near = answer({"guide-unemployment-benefit": 0.50, "guide-idcard-replace": 0.45, "faq-idcard-lost-fee": 0.1})
     assert not near.refused and near.cited_doc_ids[0] == "guide-idcard-replace" and "居民户口簿" in near.text
     far = answer({"guide-unemployment-benefit": 0.50, "guide-idcard-replace": 0.20, "faq-idcard-lost-fee": 0.1})
     assert far.refused and far.handoff is not None and "《失业保险金申领》，讲的是另一件事" in far.handoff.message
+
+
+def test_a_question_reading_far_from_every_title_of_the_matter_is_not_answered_from_it(
+        make_settings: Callable[..., Settings], e5: Embedder, tiny_corpus: Path) -> None:
+    """"临时身份证怎么办理" shares its words with the ID card's replacement guide (居民身份证, 办理) but
+    reads far from its title and its FAQ's: the corpus has nothing on temporary ID cards, and
+    neither answers (the law, whose articles cover many matters, may). Without the title check it
+    was answered from the replacement guide. A question on the guide's own matter still is."""
+    extractive = build(make_settings(), e5, tiny_corpus).answerer
+    assert isinstance(extractive, ExtractiveAnswerer) and extractive.titles is not None
+    checked = extractive.answer("临时身份证怎么办理")
+    assert checked.refused or set(checked.cited_doc_ids) == {"law-resident-id-card"}
+    untitled = ExtractiveAnswerer(extractive.retriever, extractive.normalizer, extractive.scope, extractive.thresholds,
+                                  today=extractive.today)
+    guessed = untitled.answer("临时身份证怎么办理")
+    assert not guessed.refused and guessed.cited_doc_ids[0] in ("guide-idcard-replace", "faq-idcard-lost-fee")
+    answered = extractive.answer("身份证丢了怎么补办")
+    assert not answered.refused and answered.cited_doc_ids[0] in ("guide-idcard-replace", "faq-idcard-lost-fee")
+    off = replace(extractive.thresholds, title_floor=-1.0)  # the check off: answered as without titles
+    extractive.thresholds = off
+    assert extractive.answer("临时身份证怎么办理").cited_doc_ids == guessed.cited_doc_ids

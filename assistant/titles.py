@@ -1,0 +1,53 @@
+"""How close a question reads to the titles the corpus gives a matter.
+
+A document's title states its matter in a line ("临时居民身份证申领", "社保卡丢了怎么办？"), and so
+do the titles of the FAQs resting on its guide. A question on that matter reads close to one of
+them; a question on a neighbouring matter the corpus lacks (a temporary ID card, with only the
+renewal guide left) reads close to none, however many words it shares with the guide's text.
+The answerer uses this as its semantic "same matter?" check (`Thresholds.title_floor`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+
+from assistant.embedders import Embedder
+
+CAPACITY = 50_000  # titles kept; the cache starts afresh beyond it (a corpus re-titled many times over)
+
+
+class TitleVectors:
+    """Titles embedded as passages with the retriever's embedder: those the indexer saved with the
+    catalog, else each embedded once per process (a catalog rebuilt from a Chroma server has none)."""
+
+    def __init__(self, embedder: Embedder, capacity: int = CAPACITY) -> None:
+        self.embedder = embedder
+        self.capacity = capacity
+        self._vectors: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def closeness(self, vector: Sequence[float], titles: Iterable[str],
+                  stored: Mapping[str, np.ndarray] | None = None) -> float | None:
+        """The best cosine between the question's `vector` (as retrieval embedded it) and `titles`;
+        None when there is no title or no vector to compare. `stored`: title vectors the indexer
+        saved with the catalog (`Catalog.title_vectors`), used before embedding anything."""
+        wanted = list(dict.fromkeys(title for title in titles if title.strip()))
+        if not wanted or not len(vector):
+            return None
+        vectors = self._vectors  # the cache may start afresh in another thread meanwhile
+        saved = stored or {}
+        known = {title: saved[title] if title in saved else vectors[title] for title in wanted
+                 if title in saved or title in vectors}
+        missing = [title for title in wanted if title not in known]
+        if missing:
+            embedded = dict(zip(missing, self.embedder.encode(missing, is_query=False)))
+            known.update(embedded)
+            with self._lock:
+                if len(self._vectors) + len(embedded) > self.capacity:
+                    self._vectors = {}
+                self._vectors.update(embedded)
+        question = np.asarray(vector, dtype=np.float32)
+        return float(max(np.dot(question, known[title]) for title in wanted))

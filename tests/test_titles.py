@@ -1,0 +1,113 @@
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from assistant.catalog import TITLES, Catalog
+from assistant.embedders import Embedder
+from assistant.settings import Settings
+from assistant.store import ChromaStore, StoredChunk
+from assistant.titles import TitleVectors
+from indexer.indexing import Indexer
+from indexer.loaders import load_paths
+from indexer.splitter import Splitter
+
+
+class CountingEmbedder(Embedder):
+    """A test double over the real e5 embedder that records which texts it was asked to embed."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.key = inner.key
+        self.dim = inner.dim
+        self.embedded: list[str] = []
+
+    def encode(self, texts: list[str], *, is_query: bool) -> np.ndarray:
+        self.embedded += texts
+        return self.inner.encode(texts, is_query=is_query)
+
+
+def test_a_question_reads_closest_to_the_title_of_its_own_matter(e5: Embedder) -> None:
+    titles = TitleVectors(e5)
+    temporary = e5.embed_query("新身份证还没下来，明天要坐高铁，能开个临时身份证吗？")
+    lost = e5.embed_query("身份证丢了怎么补办")
+    on_temporary = titles.closeness(temporary, ["临时居民身份证申领"])
+    on_replacement = titles.closeness(temporary, ["居民身份证补领", "身份证丢了补办要多少钱？"])
+    assert on_temporary is not None and on_replacement is not None and on_temporary > on_replacement
+    best = titles.closeness(lost, ["居民身份证补领", "身份证丢了补办要多少钱？"])
+    assert best is not None and best > titles.closeness(lost, ["临时居民身份证申领"])  # type: ignore[operator]
+    # the closeness of several titles is the best of each alone
+    assert best == max(titles.closeness(lost, [title]) for title in ("居民身份证补领", "身份证丢了补办要多少钱？"))  # type: ignore[type-var]
+
+
+def test_titles_are_embedded_once_and_nothing_is_compared_without_a_title_or_vector(e5: Embedder) -> None:
+    counting = CountingEmbedder(e5)
+    titles = TitleVectors(counting, capacity=3)
+    question = e5.embed_query("护照丢了怎么补办")
+    first = titles.closeness(question, ["普通护照签发", "普通护照签发", " "])
+    assert counting.embedded == ["普通护照签发"]  # blank titles and repeats are not embedded
+    assert titles.closeness(question, ["普通护照签发"]) == first and counting.embedded == ["普通护照签发"]
+    assert titles.closeness(question, []) is None and titles.closeness([], ["普通护照签发"]) is None
+    titles.closeness(question, ["居民身份证补领", "机动车驾驶证补证", "居住证申领"])  # past capacity: starts afresh
+    titles.closeness(question, ["普通护照签发"])
+    assert counting.embedded.count("普通护照签发") == 2
+
+
+def test_the_titles_of_a_matter_are_the_documents_its_faqs_and_its_guide_share() -> None:
+    def chunk(doc_id: str, title: str, kind: str, rests_on: str = "") -> StoredChunk:
+        return StoredChunk(f"{doc_id}#0", f"{title}的内容", {"doc_id": doc_id, "title": title, "kind": kind,
+                                                           "chunk_no": 0, "rests_on": rests_on})
+
+    catalog = Catalog.build("c", [
+        chunk("guide-id", "居民身份证补领", "guide"),
+        chunk("faq-fee", "身份证丢了补办要多少钱？", "faq", "guide-id#收费标准"),
+        chunk("faq-time", "补办身份证要多久？", "faq", "guide-id#办理时限"),
+        chunk("guide-temp", "临时居民身份证申领", "guide"),
+    ])
+    family = ["居民身份证补领", "身份证丢了补办要多少钱？", "补办身份证要多久？"]
+    assert sorted(catalog.matter_titles("faq-fee")) == sorted(family)  # its guide, and the guide's other FAQ
+    assert sorted(catalog.matter_titles("guide-id")) == sorted(family)
+    assert catalog.matter_titles("guide-temp") == ["临时居民身份证申领"]
+    assert catalog.matter_titles("unknown") == []
+    assert "补办身份证要多久？" in catalog.matter_names["faq-fee"] and "临时" not in catalog.matter_names["faq-fee"]
+
+
+def test_the_indexer_saves_every_title_vector_and_embeds_only_new_titles_again(
+        make_settings: Callable[..., Settings], e5: Embedder, tiny_corpus: Path) -> None:
+    settings = make_settings()
+    counting = CountingEmbedder(e5)
+    indexer = Indexer(ChromaStore.connect(settings), counting, Splitter(), settings.index_dir, settings.index_name)
+    documents = load_paths([tiny_corpus]).documents
+    indexer.run(documents)
+    live = indexer.store.require_live(indexer.index_key)
+    catalog = Catalog.load(settings.index_dir, live)
+    titles = {doc.title for doc in documents}
+    assert set(catalog.title_vectors) == titles and set(counting.embedded) >= titles
+    for title, vector in catalog.title_vectors.items():  # the vectors the embedder gives, read back from disk
+        assert np.allclose(vector, e5.encode([title], is_query=False)[0], atol=1e-5)
+    counting.embedded.clear()
+    renamed = [replace(doc, title="居民身份证挂失补领") if doc.doc_id == "guide-idcard-replace" else doc for doc in documents]
+    indexer.run(renamed)
+    assert "居民身份证挂失补领" in counting.embedded and not titles & set(counting.embedded) - {"居民身份证补领"}
+    catalog = Catalog.load(settings.index_dir, indexer.store.require_live(indexer.index_key))
+    assert "居民身份证挂失补领" in catalog.title_vectors and "居民身份证补领" not in catalog.title_vectors
+    counting.embedded.clear()
+    indexer.run(renamed)  # nothing changed: nothing embedded, the generation kept
+    assert counting.embedded == [] and indexer.store.require_live(indexer.index_key) == catalog.collection
+
+
+def test_an_index_from_before_title_vectors_gets_them_without_embedding_its_chunks_again(
+        make_settings: Callable[..., Settings], e5: Embedder, tiny_corpus: Path) -> None:
+    settings = make_settings()
+    counting = CountingEmbedder(e5)
+    indexer = Indexer(ChromaStore.connect(settings), counting, Splitter(), settings.index_dir, settings.index_name)
+    documents = load_paths([tiny_corpus]).documents
+    indexer.run(documents)
+    old = indexer.store.require_live(indexer.index_key)
+    (settings.index_dir / old / TITLES).unlink()  # as an index written before title vectors
+    counting.embedded.clear()
+    indexer.run(documents)
+    live = indexer.store.require_live(indexer.index_key)
+    assert live != old and sorted(counting.embedded) == sorted({doc.title for doc in documents})
+    assert set(Catalog.load(settings.index_dir, live).title_vectors) == {doc.title for doc in documents}
