@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.catalog import TITLES, Catalog
+from assistant.documents import Document
 from assistant.embedders import Embedder
 from assistant.settings import Settings
 from assistant.store import ChromaStore, StoredChunk
@@ -73,13 +74,19 @@ def test_the_titles_of_a_matter_are_the_documents_its_faqs_and_its_guide_share()
     assert "补办身份证要多久？" in catalog.matter_names["faq-fee"] and "临时" not in catalog.matter_names["faq-fee"]
 
 
+def indexed(settings: Settings, e5: Embedder, corpus: Path) -> tuple[Indexer, CountingEmbedder, list[Document]]:
+    """`corpus` indexed through a counting e5."""
+    counting = CountingEmbedder(e5)
+    indexer = Indexer(ChromaStore.connect(settings), counting, Splitter(), settings.index_dir, settings.index_name)
+    documents = load_paths([corpus]).documents
+    indexer.run(documents)
+    return indexer, counting, documents
+
+
 def test_the_indexer_saves_every_title_vector_and_embeds_only_new_titles_again(
         make_settings: Callable[..., Settings], e5: Embedder, tiny_corpus: Path) -> None:
     settings = make_settings()
-    counting = CountingEmbedder(e5)
-    indexer = Indexer(ChromaStore.connect(settings), counting, Splitter(), settings.index_dir, settings.index_name)
-    documents = load_paths([tiny_corpus]).documents
-    indexer.run(documents)
+    indexer, counting, documents = indexed(settings, e5, tiny_corpus)
     live = indexer.store.require_live(indexer.index_key)
     catalog = Catalog.load(settings.index_dir, live)
     titles = {doc.title for doc in documents}
@@ -100,10 +107,7 @@ def test_the_indexer_saves_every_title_vector_and_embeds_only_new_titles_again(
 def test_an_index_from_before_title_vectors_gets_them_without_embedding_its_chunks_again(
         make_settings: Callable[..., Settings], e5: Embedder, tiny_corpus: Path) -> None:
     settings = make_settings()
-    counting = CountingEmbedder(e5)
-    indexer = Indexer(ChromaStore.connect(settings), counting, Splitter(), settings.index_dir, settings.index_name)
-    documents = load_paths([tiny_corpus]).documents
-    indexer.run(documents)
+    indexer, counting, documents = indexed(settings, e5, tiny_corpus)
     old = indexer.store.require_live(indexer.index_key)
     (settings.index_dir / old / TITLES).unlink()  # as an index written before title vectors
     counting.embedded.clear()
