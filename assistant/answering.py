@@ -69,7 +69,8 @@ FOLLOW_UP_START = re.compile(r"^(那|那么|那要|那我|还|另外|它|这个|
 @dataclass(frozen=True)
 class Thresholds:
     """Evidence thresholds, chosen on the dev half of the eval set (`python -m eval thresholds`
-    sweeps them there and prints what each choice does)."""
+    sweeps them there and prints what each choice does; `title_floor` with `--title-floor` on
+    `python -m eval run` and `python -m eval holdout`)."""
 
     dense_floor: float = 0.88  # below this best cosine: no evidence
     dense_weak: float = 0.895  # below this, evidence also needs term coverage
