@@ -11,6 +11,7 @@ host, or a crash after the switch), it is rebuilt from the collection itself.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from dataclasses import asdict, dataclass, field
@@ -27,6 +28,7 @@ from assistant.store import ChromaStore, StoredChunk
 MANIFEST = "manifest.json"
 CHUNKS = "chunks.jsonl"
 TITLES = "titles.npz"
+log = logging.getLogger("zhengwu.catalog")
 
 
 @dataclass(frozen=True)
@@ -164,7 +166,12 @@ class Catalog:
                     chunks[row["id"]] = StoredChunk(row["id"], row["text"], row["metadata"])
         except (OSError, ValueError, KeyError) as exc:
             raise StoreError(f"cannot read the index catalog in {folder}: {exc}") from exc
-        return cls(collection, documents, chunks, LexicalIndex.load(folder), read_title_vectors(root, collection))
+        try:
+            titles = read_title_vectors(root, collection)
+        except StoreError as exc:  # only the "same matter?" check reads them, and it embeds what it lacks
+            log.warning("%s; the titles will be embedded when first needed", exc)
+            titles = {}
+        return cls(collection, documents, chunks, LexicalIndex.load(folder), titles)
 
     @classmethod
     def open(cls, root: Path, store: ChromaStore, collection: str) -> Catalog:

@@ -115,3 +115,17 @@ def test_an_index_from_before_title_vectors_gets_them_without_embedding_its_chun
     live = indexer.store.require_live(indexer.index_key)
     assert live != old and sorted(counting.embedded) == sorted({doc.title for doc in documents})
     assert set(Catalog.load(settings.index_dir, live).title_vectors) == {doc.title for doc in documents}
+
+
+def test_unreadable_title_vectors_leave_the_catalog_readable_and_are_embedded_when_needed(
+        make_settings: Callable[..., Settings], e5: Embedder, tiny_corpus: Path) -> None:
+    settings = make_settings()
+    indexer, counting, documents = indexed(settings, e5, tiny_corpus)
+    live = indexer.store.require_live(indexer.index_key)
+    (settings.index_dir / live / TITLES).write_bytes(b"not an npz file")
+    catalog = Catalog.load(settings.index_dir, live)  # the chunks and BM25 are there; the titles are not
+    assert catalog.title_vectors == {} and set(catalog.documents) == {doc.doc_id for doc in documents}
+    counting.embedded.clear()
+    closeness = TitleVectors(counting).closeness(e5.embed_query("身份证丢了怎么补办"),
+                                                 catalog.matter_titles("guide-idcard-replace"), catalog.title_vectors)
+    assert closeness is not None and sorted(counting.embedded) == sorted(catalog.matter_titles("guide-idcard-replace"))
