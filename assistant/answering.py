@@ -247,13 +247,13 @@ class ExtractiveAnswerer:
 
     def _on_the_matter(self, resolved: Query, found: Retrieved, doc_id: str, by_title: bool = True) -> bool:
         """Whether the document an answer would come from is on the matter asked about: by the
-        words (`_on_the_matter`), and, for an FAQ or a guide, by how the question reads beside the
-        titles of its matter (`Catalog.matter_titles`): at least `Thresholds.title_floor` close to
-        one of them. Not `by_title` for the step guide a life-event checklist led to: the
+        words (`_worded_on_the_matter`), and, for an FAQ or a guide, by how the question reads
+        beside the titles of its matter (`Catalog.matter_titles`): at least
+        `Thresholds.title_floor` close to one of them. Not `by_title` for the step guide a life-event checklist led to: the
         checklist's own rules found the question on that step (a long story about a lay-off
         naming 失业保险金 reads far from a bare "失业保险金申领")."""
         catalog = found.catalog
-        if catalog is None or not _on_the_matter(resolved, doc_id, catalog, self.normalizer.aliases):
+        if catalog is None or not _worded_on_the_matter(resolved, doc_id, catalog, self.normalizer.aliases):
             return False
         entry = catalog.documents.get(doc_id)
         if not by_title or self.titles is None or entry is None or entry.kind not in TITLED_KINDS:
@@ -437,9 +437,10 @@ def _weigh(query: Query, passages: list[Passage], catalog: Catalog | None,
                     not_in_sources + tuple(thing for thing in unknown if thing not in not_in_sources))
 
 
-def _on_the_matter(query: Query, doc_id: str, catalog: Catalog,
-                   aliases: Callable[[str], Iterable[str]] = lambda name: ()) -> bool:
-    """Whether the document an answer would come from is on the matter asked about.
+def _worded_on_the_matter(query: Query, doc_id: str, catalog: Catalog,
+                          aliases: Callable[[str], Iterable[str]] = lambda name: ()) -> bool:
+    """Whether the document an answer would come from is on the matter asked about, by the words
+    (`ExtractiveAnswerer._on_the_matter` adds how the question reads beside the matter's titles).
 
     1. Every thing the question names through the lexicons (`unheld_things`: 机动车驾驶证 for 驾照,
        by any of its names) is in the document's text, in the text of what it rests on or in its

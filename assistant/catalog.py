@@ -193,6 +193,12 @@ def read_manifest(root: Path, collection: str) -> dict[str, DocEntry]:
         raise StoreError(f"cannot read the index manifest {path}: {exc}") from exc
 
 
+def has_title_vectors(root: Path, collection: str) -> bool:
+    """Whether `collection`'s catalog was written with its title vectors (an index from before
+    them was not)."""
+    return (root / collection / TITLES).exists()
+
+
 def read_title_vectors(root: Path, collection: str) -> dict[str, np.ndarray]:
     """The title vectors saved with `collection`'s catalog (none when it has none)."""
     path = root / collection / TITLES

@@ -9,8 +9,9 @@ otherwise the real embedding of its source corpus chunk plus Gaussian noise, ren
 (`NOISE`): cheap, but it keeps the vector distribution realistic for HNSW without encoding 100k
 texts. Corpus vectors are always real (cached under `data_dir/bench-cache`, keyed by the chunks
 and the embedder). The indexer embeds document titles too: corpus titles get their real vectors,
-a synthetic guide's title its source's title vector noised the same way (real, with `embed`). Everything is indexed by the product's own `Indexer` (Chroma in batches, the
-catalog, BM25) into a temporary folder, through `PresetEmbedder`, which hands it those vectors.
+a synthetic guide's title its source's title vector noised the same way (real, with `embed`).
+Everything is indexed by the product's own `Indexer` (Chroma in batches, the catalog, BM25) into a
+temporary folder, through `PresetEmbedder`, which hands it those vectors.
 
 `scale`: for each size, answer p50/p95/p99 and the process RSS (`eval.latency.serve`), a table and
 a plot.

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.catalog import TITLES, Catalog, open_manifest, read_title_vectors
+from assistant.catalog import Catalog, has_title_vectors, open_manifest, read_title_vectors
 from assistant.documents import Chunk, Document
 from assistant.embedders import Embedder
 from assistant.errors import IndexBusyError, IndexingError, StoreError
@@ -95,9 +95,10 @@ class Indexer:
             unchanged = [i for i, d in current.items() if i in previous and previous[i].doc_hash == d.content_hash]
             removed = [i for i in previous if i not in current]
             counts = dict(added=len(added), updated=len(updated), removed=len(removed), unchanged=len(unchanged))
-            if live and not rebuild and not (added or updated or removed) and (self.catalog_root / live / TITLES).exists():
-                return self._summary(live, counts, started, switched=False)  # (an index from before title
-                # vectors gets them in a new generation, its chunks copied)
+            # nothing changed: nothing is written (an index from before title vectors gets them in a
+            # new generation, its chunks copied)
+            if live and not rebuild and not (added or updated or removed) and has_title_vectors(self.catalog_root, live):
+                return self._summary(live, counts, started, switched=False)
 
             to_embed = list(current.values()) if rebuild else added + updated
             to_copy = [] if rebuild else [cid for i in unchanged for cid in previous[i].chunk_ids]

@@ -347,7 +347,7 @@ def test_a_document_on_another_matter_is_not_answered_from_however_close_it_read
 def test_a_document_is_on_the_matter_its_family_names() -> None:
     """A document's matter names: its title and tags, its guide's and the FAQs' on either; a law is
     not held to its title."""
-    from assistant.answering import _on_the_matter
+    from assistant.answering import _worded_on_the_matter
 
     def chunk(doc_id: str, kind: str, title: str, section: str = "问答", rests_on: str = "", tags: str = "") -> StoredChunk:
         return StoredChunk(f"{doc_id}#0", "……", {"doc_id": doc_id, "title": title, "kind": kind, "section": section,
@@ -363,7 +363,7 @@ def test_a_document_is_on_the_matter_its_family_names() -> None:
     assert "低保" not in catalog.matter_names["guide-assistance"]
 
     def on(question: str, doc_id: str) -> bool:
-        return _on_the_matter(Query(question, question), doc_id, catalog)
+        return _worded_on_the_matter(Query(question, question), doc_id, catalog)
 
     assert on("家里老人突然得了大病怎么办", "guide-assistance")  # the FAQ on it says 突然, 大病
     assert not on("结婚登记要带什么材料", "guide-assistance") and not on("结婚登记要带什么材料", "faq-other")
@@ -421,7 +421,7 @@ def write_law_only(root: Path) -> Path:
 def test_a_thing_the_question_names_must_be_in_the_documents_matter() -> None:
     """驾照 (机动车驾驶证 in the lexicons) is not answered from the ID card's renewal FAQ, however
     close it reads; a text naming it by any of its names, a law's included, holds it."""
-    from assistant.answering import _on_the_matter
+    from assistant.answering import _worded_on_the_matter
 
     def chunk(doc_id: str, kind: str, title: str, text: str, section: str = "问答", rests_on: str = "") -> StoredChunk:
         return StoredChunk(f"{doc_id}#0", text, {"doc_id": doc_id, "title": title, "kind": kind, "section": section,
@@ -437,7 +437,7 @@ def test_a_thing_the_question_names_must_be_in_the_documents_matter() -> None:
 
     def on(doc_id: str) -> bool:
         query = Query("驾照快到期了，提前多久能去换？", "驾照快到期了，提前多久能去换？", names=("机动车驾驶证",))
-        return _on_the_matter(query, doc_id, catalog, lambda name: aliases.get(name, ()))
+        return _worded_on_the_matter(query, doc_id, catalog, lambda name: aliases.get(name, ()))
 
     assert not on("faq-idcard-renew") and not on("guide-idcard-renew") and not on("law-idcard")
     assert on("law-traffic")
