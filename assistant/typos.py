@@ -7,7 +7,9 @@ list. A piece of the question is repaired only when all of this holds:
   Han characters, and a typo has broken it up: a single token that is no dictionary word, or a run
   of tokens with a one-character token in it that is no dictionary word as a whole;
 - exactly one service word has the same toneless pinyin (`pypinyin`), the same length, and differs
-  from it in one character (two for words of four or more).
+  from it in one character (two for words of four or more); or, when no word sounds the same, exactly
+  one sounds the same under the input methods' fuzzy pinyin (`fuzzy_sound`: zh/z, ch/c, sh/s, l/n,
+  ang/an, eng/en, ing/in — "生分证" for 身份证, typed by someone who does not tell sheng from shen).
 Service words are the glossary terms and their plain wording and the words of the corpus titles;
 function words (哪些, 不好) are never targets. The vocabulary is built on first use.
 """
@@ -23,6 +25,10 @@ from assistant.lexical import STOPWORDS, tokenize
 
 HAN = re.compile(r"^[\u4e00-\u9fff]{2,5}$")
 MAX_TOKENS = 3
+# The pairs of sounds pinyin input methods let one type for the other ("fuzzy pinyin"): initials,
+# then finals (the longer first, so "iang" is tried before "ang").
+FUZZY_INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("l", "n"))
+FUZZY_FINALS = (("iang", "ian"), ("uang", "uan"), ("ang", "an"), ("eng", "en"), ("ing", "in"))
 
 
 class HomophoneRepair:
@@ -66,25 +72,54 @@ class HomophoneRepair:
 
         words = frozenset(w for w in self._read_words() if HAN.match(w) and w not in STOPWORDS)
         by_sound: dict[str, list[str]] = {}
+        by_fuzzy_sound: dict[str, list[str]] = {}
         for word in sorted(words):
-            by_sound.setdefault("".join(lazy_pinyin(word)), []).append(word)
-        return _Vocabulary(words, {sound: tuple(found) for sound, found in by_sound.items()})
+            syllables = lazy_pinyin(word)
+            by_sound.setdefault("".join(syllables), []).append(word)
+            by_fuzzy_sound.setdefault(fuzzy_sound(syllables), []).append(word)
+        return _Vocabulary(words, {sound: tuple(found) for sound, found in by_sound.items()},
+                           {sound: tuple(found) for sound, found in by_fuzzy_sound.items()})
 
 
 @dataclass(frozen=True)
 class _Vocabulary:
     words: frozenset[str]
     by_sound: dict[str, tuple[str, ...]]
+    by_fuzzy_sound: dict[str, tuple[str, ...]]
 
     def sounds_like(self, piece: str) -> str | None:
         """The one service word of the same sound and length, at most one character (two for
-        four or more) away from `piece`."""
+        four or more) away from `piece`; failing any of the same sound, the one of the same fuzzy
+        sound (`fuzzy_sound`)."""
         from pypinyin import lazy_pinyin
 
         allowed = 1 if len(piece) <= 3 else 2
-        found = [word for word in self.by_sound.get("".join(lazy_pinyin(piece)), ())
-                 if len(word) == len(piece) and sum(a != b for a, b in zip(word, piece, strict=True)) <= allowed]
+
+        def near(words: tuple[str, ...]) -> list[str]:
+            return [word for word in words
+                    if len(word) == len(piece) and sum(a != b for a, b in zip(word, piece, strict=True)) <= allowed]
+
+        syllables = lazy_pinyin(piece)
+        same = near(self.by_sound.get("".join(syllables), ()))
+        found = same or near(self.by_fuzzy_sound.get(fuzzy_sound(syllables), ()))
         return found[0] if len(found) == 1 else None
+
+
+def fuzzy_sound(syllables: list[str]) -> str:
+    """Toneless pinyin syllables with the sounds input methods let one type for each other made one
+    (`FUZZY_INITIALS`, `FUZZY_FINALS`): "sheng fen" and "shen fen" both read "sen fen"."""
+    out = []
+    for syllable in syllables:
+        for long, short in FUZZY_INITIALS:
+            if syllable.startswith(long):
+                syllable = short + syllable[len(long):]
+                break
+        for long, short in FUZZY_FINALS:
+            if syllable.endswith(long):
+                syllable = syllable[: -len(long)] + short
+                break
+        out.append(syllable)
+    return "".join(out)
 
 
 def _broken(group: list[str], piece: str, words: frozenset[str]) -> bool:

@@ -8,7 +8,7 @@ import pytest
 
 from assistant.lexicon import load_glossary
 from assistant.service import create_normalizer
-from assistant.typos import HomophoneRepair, text_words
+from assistant.typos import HomophoneRepair, fuzzy_sound, text_words
 from indexer.loaders import load_paths
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,6 +28,8 @@ def repair() -> HomophoneRepair:
     ("看病自己垫的钱回来报消要什么材料", "报消", "报销"),
     ("申请低宝要去哪里", "低宝", "低保"),
     ("残急证怎么办理", "残急证", "残疾证"),
+    # fuzzy pinyin: sheng for shen, as input methods allow, when no word sounds quite the same
+    ("什么情况下能办临时生分证", "临时生分证", "临时身份证"),
 ])
 def test_a_homophone_typo_becomes_the_corpus_word(repair: HomophoneRepair, question: str, typo: str, word: str) -> None:
     text, repaired = repair.repair(question)
@@ -57,3 +59,16 @@ def test_the_lexicons_standard_names_are_repair_targets_and_so_lexicon_names() -
     repaired all the same, and the evidence check then sees the name (no document names it)."""
     query = create_normalizer(ROOT / "corpus").normalize("电动自形车上牌要带什么材料")
     assert ("自形车", "自行车") in query.replaced and "电动自行车" in query.names
+
+
+def test_fuzzy_pinyin_makes_the_sounds_input_methods_confuse_one() -> None:
+    assert fuzzy_sound(["sheng", "fen", "zheng"]) == fuzzy_sound(["shen", "fen", "zheng"]) == "senfenzen"
+    assert fuzzy_sound(["liang"]) == fuzzy_sound(["nian"]) and fuzzy_sound(["huang"]) == fuzzy_sound(["huan"])
+    assert fuzzy_sound(["bao"]) != fuzzy_sound(["pao"])  # b and p are no fuzzy pair
+
+
+def test_a_word_of_the_same_sound_wins_over_one_of_the_same_fuzzy_sound() -> None:
+    """设保卡 (she bao ka) sounds exactly like 社保卡 and fuzzily like 色保卡 (se bao ka) too: the
+    exact one is taken; with only fuzzy matches, two are no repair."""
+    assert HomophoneRepair(lambda: ["社保卡", "色保卡"]).repair("设保卡丢了") == ("社保卡丢了", (("设保卡", "社保卡"),))
+    assert HomophoneRepair(lambda: ["色保卡", "瑟保卡"]).repair("设保卡丢了") == ("设保卡丢了", ())
