@@ -223,6 +223,13 @@ def test_evidence_suffices_above_the_floor_with_a_close_match_or_enough_of_the_w
     unmentioned = Evidence(0.99, 1.0, (), ("护照",))  # a thing the corpus knows that no source names
     assert not unmentioned.suffices(thresholds) and unmentioned.missing == ("护照",)
     assert Evidence(0.99, 1.0, ("收养",), ("收养", "护照")).missing == ("收养", "护照")  # each named once
+    # a matter the question names is never in passing; a particular thing is, when the question
+    # reads as a title of the source's matter
+    assert not Evidence(0.99, 1.0, ("收养",), ("收养",), ("收养",)).passed_over().suffices(thresholds)
+    in_passing = Evidence(0.99, 1.0, (), ("房东", "护照"), ("房东",))
+    assert not in_passing.suffices(thresholds) and in_passing.passed_over().missing == ("护照",)
+    assert Evidence(0.99, 1.0, (), ("房东",), ("房东",)).passed_over().suffices(thresholds)
+    assert not Evidence(0.87, 1.0, (), ("房东",), ("房东",)).passed_over().suffices(thresholds)  # the floor holds
 
 
 def test_a_matter_no_source_names_is_refused_however_close_the_sources_read(assistant: Assistant) -> None:
@@ -264,6 +271,8 @@ def test_the_evidence_check_names_a_thing_the_corpus_knows_that_no_source_names(
     found = [Passage(c.chunk_id, str(c.metadata["doc_id"]), c.text, c.metadata, 1.0, dense=0.95) for c in chunks[:1]]
     passport = _weigh(Query("办护照要交多少钱？", "办护照要交多少钱？"), found, catalog)
     assert passport.unmentioned == ("护照",) and not passport.suffices(Thresholds())
+    # named in a document: had the question read as a title of the source's matter, it was in passing
+    assert passport.in_passing == ("护照",) and passport.passed_over().suffices(Thresholds())
     idcard = _weigh(Query("补办居民身份证要交多少钱？", "补办居民身份证要交多少钱？"), found, catalog)
     assert idcard.unmentioned == ()  # 居民身份证 (rare, in one document): named by the guide the FAQ rests on
     alone = [Passage("faq-filler-0#0", "faq-filler-0", "第0号事项", chunks[3].metadata, 1.0, dense=0.95)]
@@ -293,6 +302,8 @@ def test_the_evidence_check_names_a_lexicon_thing_no_document_names() -> None:
 
     permit = weigh("回乡证过期了喺边度换", chunks[0])
     assert permit.unmentioned == ("港澳居民来往内地通行证",) and not permit.suffices(Thresholds())
+    # a thing no document names is never named in passing, however the question reads
+    assert permit.in_passing == () and not permit.passed_over().suffices(Thresholds())
     said_in_full = weigh("港澳居民来往内地通行证过期了在哪里换", chunks[0])
     assert said_in_full.unmentioned == ("港澳居民来往内地通行证",)  # however it is spelled
     ours = weigh("往来港澳通行证过期了在哪里换", chunks[0])
@@ -499,3 +510,30 @@ def test_a_question_reading_far_from_every_title_of_the_matter_is_not_answered_f
     off = replace(extractive.thresholds, title_floor=-1.0)  # the check off: answered as without titles
     extractive.thresholds = off
     assert extractive.answer("临时身份证怎么办理").cited_doc_ids == guessed.cited_doc_ids
+
+
+def test_a_thing_named_in_passing_is_passed_over_only_when_the_question_reads_as_a_title_of_its_matter(
+        make_settings: Callable[..., Settings], e5: Embedder, tiny_corpus: Path) -> None:
+    """"身份证丢了，房东也问，补办要多少钱？" names 房东 in passing: it reads as the fee FAQ's
+    title ("身份证丢了补办要多少钱？"), at least `Thresholds.title_sure` close. A question on
+    another matter whose best passage is that FAQ does not read as its title, and a law (many
+    matters under one title) is never asked."""
+    from assistant.answering import Evidence
+
+    extractive = build(make_settings(), e5, tiny_corpus).answerer
+    assert isinstance(extractive, ExtractiveAnswerer)
+    passing = Evidence(0.95, 1.0, (), ("房东",), ("房东",))
+
+    def reads(question: str, first: str) -> bool:
+        found = extractive.retriever.search(extractive.normalizer.normalize(question))
+        ordered = sorted(found.passages, key=lambda p: p.doc_id != first)  # `first` as the best passage
+        assert ordered[0].doc_id == first
+        return extractive._reads_as_title(replace(found, passages=ordered), passing)
+
+    assert reads("身份证丢了，房东也问，补办要多少钱？", "faq-idcard-lost-fee")
+    assert not reads("护照过期了，房东让我去换，换护照要多少钱？", "faq-idcard-lost-fee")
+    assert not reads("身份证丢了，房东也问，补办要多少钱？", "law-resident-id-card")
+    assert not extractive._reads_as_title(extractive.retriever.search("身份证丢了补办要多少钱"),
+                                          Evidence(0.95, 1.0))  # nothing in passing: not asked
+    extractive.thresholds = replace(extractive.thresholds, title_sure=1.01)
+    assert not reads("身份证丢了，房东也问，补办要多少钱？", "faq-idcard-lost-fee")
