@@ -7,9 +7,10 @@ list. A piece of the question is repaired only when all of this holds:
   Han characters, and a typo has broken it up: a single token that is no dictionary word, or a run
   of tokens with a one-character token in it that is no dictionary word as a whole;
 - exactly one service word has the same toneless pinyin (`pypinyin`), the same length, and differs
-  from it in one character (two for words of four or more); or, when no word sounds the same, exactly
-  one sounds the same under the input methods' fuzzy pinyin (`fuzzy_sound`: zh/z, ch/c, sh/s, l/n,
-  ang/an, eng/en, ing/in — "生分证" for 身份证, typed by someone who does not tell sheng from shen).
+  from it in one character (two for words of four or more); or, when no word sounds the same and the
+  piece has three characters or more, exactly one sounds the same under the input methods' fuzzy
+  pinyin (`fuzzy_sound`: zh/z, ch/c, sh/s, l/n, ang/an, eng/en, ing/in — "临时生分证" for 临时身份证,
+  typed by someone who does not tell sheng from shen).
 Service words are the glossary terms and their plain wording and the words of the corpus titles;
 function words (哪些, 不好) are never targets. The vocabulary is built on first use.
 """
@@ -29,6 +30,9 @@ MAX_TOKENS = 3
 # then finals (the longer first, so "iang" is tried before "ang").
 FUZZY_INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("l", "n"))
 FUZZY_FINALS = (("iang", "ian"), ("uang", "uan"), ("ang", "an"), ("eng", "en"), ("ing", "in"))
+# Two characters alike in fuzzy sound are too often two words (两限 and 年限, 交强 of 交强险 and
+# 交钱: MSGABench questions a two-character fuzzy repair changed wrongly): three at least.
+FUZZY_MIN_CHARS = 3
 
 
 class HomophoneRepair:
@@ -100,8 +104,9 @@ class _Vocabulary:
                     if len(word) == len(piece) and sum(a != b for a, b in zip(word, piece, strict=True)) <= allowed]
 
         syllables = lazy_pinyin(piece)
-        same = near(self.by_sound.get("".join(syllables), ()))
-        found = same or near(self.by_fuzzy_sound.get(fuzzy_sound(syllables), ()))
+        found = near(self.by_sound.get("".join(syllables), ()))
+        if not found and len(piece) >= FUZZY_MIN_CHARS:
+            found = near(self.by_fuzzy_sound.get(fuzzy_sound(syllables), ()))
         return found[0] if len(found) == 1 else None
 
 

@@ -72,3 +72,11 @@ def test_a_word_of_the_same_sound_wins_over_one_of_the_same_fuzzy_sound() -> Non
     exact one is taken; with only fuzzy matches, two are no repair."""
     assert HomophoneRepair(lambda: ["社保卡", "色保卡"]).repair("设保卡丢了") == ("社保卡丢了", (("设保卡", "社保卡"),))
     assert HomophoneRepair(lambda: ["色保卡", "瑟保卡"]).repair("设保卡丢了") == ("设保卡丢了", ())
+    assert HomophoneRepair(lambda: ["色保卡"]).repair("设保卡丢了") == ("色保卡丢了", (("设保卡", "色保卡"),))
+
+
+def test_two_characters_are_never_repaired_by_fuzzy_sound() -> None:
+    """两限 sounds like 年限 under l/n and iang/ian, but two characters alike in fuzzy sound are
+    too often two words (MSGABench's 两限房)."""
+    assert HomophoneRepair(lambda: ["年限"]).repair("两限房怎么申请") == ("两限房怎么申请", ())
+    assert HomophoneRepair(lambda: ["年限"]).repair("念限房怎么申请")[1] == (("念限", "年限"),)  # the same sound
