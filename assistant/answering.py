@@ -455,7 +455,7 @@ def _weigh(query: Query, passages: list[Passage], catalog: Catalog | None,
         return sum(word in text for text in texts.values())
 
     things = particular_things(query.text, documents_naming, len(texts))
-    unknown = unknown_things(query.names, documents_naming, len(texts), aliases, query.terms)
+    unknown = unknown_things(query.names, documents_naming, len(texts), aliases)
     matter = list(dict.fromkeys([*sources, *(target for source in sources
                                              for target, _ in rests_on(catalog.first_metadata(source)))]))
 

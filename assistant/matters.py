@@ -117,20 +117,15 @@ def lexicon_things(names: Iterable[str]) -> list[tuple[str, str]]:
 
 
 def unknown_things(names: Iterable[str], documents_naming: Callable[[str], int], documents: int,
-                   aliases: Callable[[str], Iterable[str]] = lambda name: (),
-                   terms: Iterable[str] = ()) -> list[str]:
-    """The things among the lexicons' `names` in a question (`lexicon_things`), and the glossary
-    `terms` among them (`Query.terms`: 稳岗返还, 门诊慢特病 — a service the glossary explains), that no
-    document of the corpus names, by that name or by any of its `aliases` (准迁证 is 《准予迁入证明》 in
-    the documents). Never with fewer than `MIN_DOCUMENTS` documents."""
+                   aliases: Callable[[str], Iterable[str]] = lambda name: ()) -> list[str]:
+    """The things among the lexicons' `names` in a question (`lexicon_things`) that no document of
+    the corpus names, by that name or by any of its `aliases` (准迁证 is 《准予迁入证明》 in the
+    documents). Never with fewer than `MIN_DOCUMENTS` documents."""
     if documents < MIN_DOCUMENTS:
         return []
-    candidates = lexicon_things(names)
-    candidates += [(term, term) for term in terms if len(term) >= 2 and term not in (t for _, t in candidates)]
-    return list(dict.fromkeys(
-        thing for name, thing in candidates
-        if documents_naming(thing) == 0
-        and not any(len(alias) >= 2 and documents_naming(alias) for alias in aliases(name))))
+    return [thing for name, thing in lexicon_things(names)
+            if documents_naming(thing) == 0
+            and not any(len(alias) >= 2 and documents_naming(alias) for alias in aliases(name))]
 
 
 def holds(text: str, name: str, aliases: Callable[[str], Iterable[str]] = lambda name: ()) -> bool:

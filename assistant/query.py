@@ -54,8 +54,6 @@ class Query:
     # the lexicons' own names in `text`, longest first where they overlap: the standard side of the
     # dialect lexicon (回乡证 becomes 港澳居民来往内地通行证) and the glossary terms
     names: tuple[str, ...] = field(default=(), compare=False)
-    # those of `names` that are glossary terms: the services and things the corpus's glossary explains
-    terms: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def search_text(self) -> str:
@@ -103,7 +101,6 @@ class QueryNormalizer:
         for entry in dialect:
             aliases.setdefault(entry.standard, set()).add(entry.expr)
         self._aliases = {name: tuple(sorted(others - {name})) for name, others in aliases.items()}
-        self._terms = frozenset(entry.term for entry in glossary)
         self._names_pattern = _alternation({name: name for name in aliases if len(name) >= 2})
 
     def normalize(self, question: str) -> Query:
@@ -149,7 +146,6 @@ class QueryNormalizer:
             replaced=tuple(replaced),
             removed_instructions=removed,
             names=tuple(dict.fromkeys(names)),
-            terms=tuple(name for name in dict.fromkeys(names) if name in self._terms),
         )
 
     def aliases(self, name: str) -> tuple[str, ...]:

@@ -96,22 +96,6 @@ def test_a_thing_the_documents_name_by_another_of_its_names_is_known() -> None:
     assert unknown_things(["准迁证"], naming_move, 40) == ["准迁证"]
 
 
-def test_a_glossary_term_no_document_names_is_unknown_whatever_it_ends_with() -> None:
-    """稳岗返还 is explained by the glossary and named by no document: a question on it cannot be
-    answered from the corpus (the unemployment-insurance law reads close). A term the documents
-    name, or name by its plain wording, is known; a dialect lexicon's standard wording is no term."""
-    def naming(word: str) -> int:
-        return {"低保": 3, "跨省迁移户口": 1}.get(word, 0)
-
-    aliases = {"户口跨省通办": ("跨省迁移户口",)}
-    assert unknown_things(["稳岗返还", "怎么办"], naming, 40, terms=["稳岗返还"]) == ["稳岗返还"]
-    assert unknown_things(["低保"], naming, 40, terms=["低保"]) == []
-    assert unknown_things(["户口跨省通办"], naming, 40, lambda name: aliases.get(name, ()), ["户口跨省通办"]) == []
-    assert unknown_things(["怎么办"], naming, 40, terms=[]) == []  # named, but by the dialect lexicon
-    assert unknown_things(["老年人优待证"], naming, 40, terms=["老年人优待证"]) == ["老年人优待证"]  # once
-    assert unknown_things(["稳岗返还"], naming, 19, terms=["稳岗返还"]) == []  # a small corpus: nothing
-
-
 def test_the_things_a_question_names_through_the_lexicons() -> None:
     assert lexicon_things(["补办机动车驾驶证", "看病", "开车", "待遇资格认证", "低保", "社会保障卡"]) == [
         ("补办机动车驾驶证", "机动车驾驶证"), ("社会保障卡", "社会保障卡")]
