@@ -174,7 +174,7 @@ class ExtractiveAnswerer:
         evidence is weak)."""
         question = query.original
         passages, catalog = found.passages, found.catalog
-        evidence = self._weigh(resolved, found)
+        evidence = self._evidence(resolved, found)
         if catalog is None or not evidence.suffices(self.thresholds):
             missing = f"关于“{'、'.join(evidence.missing)}”" if evidence.missing else "能回答这个问题"
             return self._refuse(query, resolved, f"在现有的政策和办事指南资料里没有找到{missing}的可靠依据。", "no_evidence",
@@ -213,9 +213,9 @@ class ExtractiveAnswerer:
         _, resolved, found = self._search(question, history)
         if isinstance(found, Answer):
             return found
-        return self._weigh(resolved, found)
+        return self._evidence(resolved, found)
 
-    def _weigh(self, resolved: Query, found: Retrieved) -> Evidence:
+    def _evidence(self, resolved: Query, found: Retrieved) -> Evidence:
         """What the evidence check sees (`_weigh`), with the things named in passing passed over
         when the question reads as a title of the best passage's matter."""
         evidence = _weigh(resolved, found.passages, found.catalog, self.normalizer.aliases)
