@@ -26,6 +26,9 @@ from assistant.matters import (holds, lexicon_things, named_matters, particular_
     ("烟操证去哪办", []),  # a word jieba only guessed (a typo): not taken for a matter
     ("低保资格认定要多久", ["低保"]),  # 资格 is a service word itself, not the matter
     ("医保异地就医登记备案", ["就医"]),  # not 登记 of 登记备案
+    ("收拾柜子发现证找不着了，要回老家补吗", []),  # handling the certificate, not naming one
+    ("结婚需要提供证明吗", []),
+    ("收养证怎么办", ["收养"]),  # a verb that names a matter still does
 ])
 def test_the_word_before_a_service_word_names_the_matter(question: str, names: list[str]) -> None:
     assert named_matters(question) == names
