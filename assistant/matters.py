@@ -50,13 +50,18 @@ MIN_DOCUMENTS = 20  # a smaller corpus says nothing about what it lacks
 
 def named_matters(text: str) -> list[str]:
     """The words that name what `text` asks about: the word before a service word (育儿 of
-    育儿补贴), or the first part of a word that ends in one (残疾 of 残疾证). Only dictionary words
-    that can name a thing or an act: not 怎么 (结婚怎么登记), not a guessed word (a typo)."""
+    育儿补贴; across 的, the act done to a thing, 收养 of 收养孩子的登记, or the thing), or the first
+    part of a word that ends in one (残疾 of 残疾证). Only dictionary words that can name a thing or
+    an act: not 怎么 (结婚怎么登记), not a guessed word (a typo)."""
     found: list[str] = []
     tokens = tagged_words(text)
     for i, (token, _, _) in enumerate(tokens):
         for service in SERVICE_WORDS:
-            if token == service and i > 0:
+            if token == service and i > 1 and tokens[i - 1][0] == "的":
+                # "收养孩子的登记": the act before the thing names the matter; "孩子的登记": the thing
+                act = i > 2 and tokens[i - 3][1].startswith("v") and tokens[i - 2][1].startswith("n")
+                name, tag, known = tokens[i - 3] if act else tokens[i - 2]
+            elif token == service and i > 0:
                 name, tag, known = tokens[i - 1]
             elif token.endswith(service) and len(token) - len(service) >= 2:
                 name, tag, known = token[: -len(service)], "n", True

@@ -29,6 +29,9 @@ from assistant.matters import (holds, lexicon_things, named_matters, particular_
     ("收拾柜子发现证找不着了，要回老家补吗", []),  # handling the certificate, not naming one
     ("结婚需要提供证明吗", []),
     ("收养证怎么办", ["收养"]),  # a verb that names a matter still does
+    ("那收养孩子的登记要带啥", ["收养"]),  # before 的: the act done to the thing names the matter
+    ("孩子的登记要带啥", ["孩子"]),  # or the thing itself
+    ("我的登记办好了吗", []),  # a pronoun
 ])
 def test_the_word_before_a_service_word_names_the_matter(question: str, names: list[str]) -> None:
     assert named_matters(question) == names
