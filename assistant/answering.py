@@ -276,25 +276,27 @@ class ExtractiveAnswerer:
         catalog = found.catalog
         if catalog is None or not _worded_on_the_matter(resolved, doc_id, catalog, self.normalizer.aliases):
             return False
-        entry = catalog.documents.get(doc_id)
-        if not by_title or self.titles is None or entry is None or entry.kind not in TITLED_KINDS:
-            return True
-        closeness = self.titles.closeness(found.vector, catalog.matter_titles(doc_id), catalog.title_vectors)
+        closeness = self._title_closeness(found, doc_id) if by_title else None
         return closeness is None or closeness >= self.thresholds.title_floor
 
     def _reads_as_title(self, found: Retrieved, evidence: Evidence) -> bool:
         """Whether the question reads as a title of the best passage's matter (an FAQ's or a
         guide's), at least `Thresholds.title_sure` close; asked only when the evidence names things
         that may be in passing (the closeness costs a few dot products)."""
-        catalog = found.catalog
-        if not evidence.in_passing or self.titles is None or catalog is None or not found.passages:
+        if not evidence.in_passing or not found.passages:
             return False
-        doc_id = found.passages[0].doc_id
-        entry = catalog.documents.get(doc_id)
-        if entry is None or entry.kind not in TITLED_KINDS:
-            return False
-        closeness = self.titles.closeness(found.vector, catalog.matter_titles(doc_id), catalog.title_vectors)
+        closeness = self._title_closeness(found, found.passages[0].doc_id)
         return closeness is not None and closeness >= self.thresholds.title_sure
+
+    def _title_closeness(self, found: Retrieved, doc_id: str) -> float | None:
+        """How close the question reads to the titles of `doc_id`'s matter (`assistant.titles`);
+        None when there is nothing to compare: no title vectors, or a document whose title covers
+        many matters (a law's, a checklist's: not `TITLED_KINDS`)."""
+        catalog = found.catalog
+        entry = catalog.documents.get(doc_id) if catalog is not None else None
+        if self.titles is None or catalog is None or entry is None or entry.kind not in TITLED_KINDS:
+            return None
+        return self.titles.closeness(found.vector, catalog.matter_titles(doc_id), catalog.title_vectors)
 
     def _resolve_follow_up(self, query: Query, history: tuple[str, ...]) -> Query:
         """A question is asked about the previous question's matter when it is anaphoric
