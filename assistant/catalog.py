@@ -2,7 +2,8 @@
 
 `data/index/<collection>/` holds the manifest (which documents, with which content hash, made which
 chunks), every chunk's text and metadata, the BM25 index over the same chunks and the documents'
-titles embedded by the index's embedder (for the answerer's "same matter?" check). It is written
+titles embedded by the index's embedder, as passages (for the answerer's "same matter?" check) and as
+queries (for retrieval's title order). It is written
 to a temporary folder and renamed into place before the generation is switched in, so a reader
 finds either a complete catalog or none. When it is missing (a Chroma server indexed from another
 host, or a crash after the switch), it is rebuilt from the collection itself.
@@ -49,6 +50,8 @@ class Catalog:
     # the documents' titles embedded as passages by the index's embedder, title → unit vector
     # (`assistant.titles`); empty for a catalog rebuilt from the collection
     title_vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    # the same titles embedded as queries (the model's symmetric mode), for retrieval's title order
+    title_queries: dict[str, np.ndarray] = field(default_factory=dict)
 
     @classmethod
     def build(cls, collection: str, chunks: list[StoredChunk]) -> Catalog:
@@ -142,9 +145,10 @@ class Catalog:
         )
         self.lexical.save(temp)
         with (temp / TITLES).open("wb") as handle:  # written even when empty: the index has been through this
-            vectors = list(self.title_vectors.values())
-            np.savez(handle, titles=np.array(list(self.title_vectors), dtype=str),
-                     vectors=np.stack(vectors) if vectors else np.zeros((0, 0), dtype=np.float32))
+            titles = list(self.title_vectors)
+            queries = [self.title_queries[title] for title in titles if title in self.title_queries]
+            np.savez(handle, titles=np.array(titles, dtype=str), vectors=_stack(list(self.title_vectors.values())),
+                     queries=_stack(queries if len(queries) == len(titles) else []))
             handle.flush()
             os.fsync(handle.fileno())
         _fsync_dir(temp)
@@ -167,11 +171,11 @@ class Catalog:
         except (OSError, ValueError, KeyError) as exc:
             raise StoreError(f"cannot read the index catalog in {folder}: {exc}") from exc
         try:
-            titles = read_title_vectors(root, collection)
-        except StoreError as exc:  # only the "same matter?" check reads them, and it embeds what it lacks
+            titles, queries = read_title_vectors(root, collection)
+        except StoreError as exc:  # the title checks embed what they lack
             log.warning("%s; the titles will be embedded when first needed", exc)
-            titles = {}
-        return cls(collection, documents, chunks, LexicalIndex.load(folder), titles)
+            titles, queries = {}, {}
+        return cls(collection, documents, chunks, LexicalIndex.load(folder), titles, queries)
 
     @classmethod
     def open(cls, root: Path, store: ChromaStore, collection: str) -> Catalog:
@@ -194,21 +198,34 @@ def read_manifest(root: Path, collection: str) -> dict[str, DocEntry]:
 
 
 def has_title_vectors(root: Path, collection: str) -> bool:
-    """Whether `collection`'s catalog was written with its title vectors (an index from before
-    them was not)."""
-    return (root / collection / TITLES).exists()
-
-
-def read_title_vectors(root: Path, collection: str) -> dict[str, np.ndarray]:
-    """The title vectors saved with `collection`'s catalog (none when it has none)."""
+    """Whether `collection`'s catalog was written with its title vectors, as passages and as
+    queries (an index from before them was not)."""
     path = root / collection / TITLES
-    if not path.exists():
-        return {}
     try:
         with np.load(path, allow_pickle=False) as saved:
-            return dict(zip((str(title) for title in saved["titles"]), saved["vectors"].astype(np.float32)))
+            return "queries" in saved.files
+    except (OSError, ValueError):
+        return False
+
+
+def read_title_vectors(root: Path, collection: str) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The title vectors saved with `collection`'s catalog, as passages and as queries (none when it
+    has none; no queries in an index from before them)."""
+    path = root / collection / TITLES
+    if not path.exists():
+        return {}, {}
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            titles = [str(title) for title in saved["titles"]]
+            queries = saved["queries"] if "queries" in saved.files else np.zeros((0, 0))
+            return (dict(zip(titles, saved["vectors"].astype(np.float32))),
+                    dict(zip(titles, queries.astype(np.float32))) if len(queries) == len(titles) else {})
     except (OSError, ValueError, KeyError) as exc:
         raise StoreError(f"cannot read the title vectors in {path}: {exc}") from exc
+
+
+def _stack(vectors: list[np.ndarray]) -> np.ndarray:
+    return np.stack(vectors) if vectors else np.zeros((0, 0), dtype=np.float32)
 
 
 def open_manifest(root: Path, store: ChromaStore, collection: str) -> dict[str, DocEntry]:

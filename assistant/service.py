@@ -129,7 +129,8 @@ class Assistant:
         second = embedders.get(settings.second_embedder) if settings.second_embedder else None
         retriever = HybridRetriever(ChromaStore.connect(settings), embedders.get(settings.embedder),
                                     normalizer, settings.index_dir, settings.index_name, DEFAULT_WEIGHTS,
-                                    load_ranker(settings), second, events=bundles)
+                                    load_ranker(settings), second, events=bundles,
+                                    titles=TitleVectors(embedders.get(settings.embedder), as_queries=True))
         scope = ScopeChecker.load(places=PlaceNames.load())
         extractive = ExtractiveAnswerer(retriever, normalizer, scope, Thresholds(),
                                         bundles=bundles, titles=TitleVectors(retriever.embedder))

@@ -20,12 +20,15 @@ CAPACITY = 50_000  # titles kept; the cache starts afresh beyond it (a corpus re
 
 
 class TitleVectors:
-    """Titles embedded as passages with the retriever's embedder: those the indexer saved with the
-    catalog, else each embedded once per process (a catalog rebuilt from a Chroma server has none)."""
+    """Titles embedded with the retriever's embedder, as passages (the answerer's "same matter?"
+    check) or, with `as_queries`, as queries (the model's symmetric mode: a question against a
+    question-like title, for retrieval's title order): those the indexer saved with the catalog,
+    else each embedded once per process (a catalog rebuilt from a Chroma server has none)."""
 
-    def __init__(self, embedder: Embedder, capacity: int = CAPACITY) -> None:
+    def __init__(self, embedder: Embedder, capacity: int = CAPACITY, as_queries: bool = False) -> None:
         self.embedder = embedder
         self.capacity = capacity
+        self.as_queries = as_queries
         self._vectors: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
 
@@ -37,17 +40,26 @@ class TitleVectors:
         wanted = list(dict.fromkeys(title for title in titles if title.strip()))
         if not wanted or not len(vector):
             return None
+        return max(self.each_closeness(vector, wanted, stored))
+
+    def each_closeness(self, vector: Sequence[float], titles: Sequence[str],
+                       stored: Mapping[str, np.ndarray] | None = None) -> list[float]:
+        """The cosine between the question's `vector` and each of `titles`, in order (non-empty
+        titles and vector)."""
+        known = self._vectors_of(titles, stored or {})
+        question = np.asarray(vector, dtype=np.float32)
+        return [float(np.dot(question, known[title])) for title in titles]
+
+    def _vectors_of(self, titles: Sequence[str], saved: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         vectors = self._vectors  # the cache may start afresh in another thread meanwhile
-        saved = stored or {}
-        known = {title: saved[title] if title in saved else vectors[title] for title in wanted
+        known = {title: saved[title] if title in saved else vectors[title] for title in titles
                  if title in saved or title in vectors}
-        missing = [title for title in wanted if title not in known]
+        missing = list(dict.fromkeys(title for title in titles if title not in known))
         if missing:
-            embedded = dict(zip(missing, self.embedder.encode(missing, is_query=False)))
+            embedded = dict(zip(missing, self.embedder.encode(missing, is_query=self.as_queries)))
             known.update(embedded)
             with self._lock:
                 if len(self._vectors) + len(embedded) > self.capacity:
                     self._vectors = {}
                 self._vectors.update(embedded)
-        question = np.asarray(vector, dtype=np.float32)
-        return float(max(np.dot(question, known[title]) for title in wanted))
+        return known

@@ -50,30 +50,34 @@ SENTENCE = re.compile(r"[^。！？；\n]+[。！？；]?")
 
 
 class PresetEmbedder(Embedder):
-    """The inner embedder, except that passage texts given up front get their preset vectors.
-    Keeps the inner embedder's key, so the index it builds is the one the product reads."""
+    """The inner embedder, except that passage texts (and, given, query texts: the titles the
+    indexer embeds as queries) given up front get their preset vectors. Keeps the inner embedder's
+    key, so the index it builds is the one the product reads."""
 
-    def __init__(self, inner: Embedder, texts: list[str], vectors: np.ndarray) -> None:
-        if len(texts) != len(vectors):
-            raise ValueError(f"texts and vectors differ in length: {len(texts)} != {len(vectors)}")
+    def __init__(self, inner: Embedder, texts: list[str], vectors: np.ndarray,
+                 query_texts: list[str] | None = None, query_vectors: np.ndarray | None = None) -> None:
+        query_texts = query_texts or []
+        if len(texts) != len(vectors) or len(query_texts) != (0 if query_vectors is None else len(query_vectors)):
+            raise ValueError("texts and vectors differ in length")
         self.inner = inner
         self.key = inner.key
         self.dim = inner.dim
-        self._rows = {text: row for row, text in enumerate(texts)}
-        self._vectors = vectors
+        self._presets = {False: ({text: row for row, text in enumerate(texts)}, vectors),
+                         True: ({text: row for row, text in enumerate(query_texts)},
+                                query_vectors if query_vectors is not None else np.zeros((0, inner.dim)))}
         self.embedded = 0  # passage texts that had no preset vector and were embedded for real
 
     def encode(self, texts: list[str], *, is_query: bool) -> np.ndarray:
-        if is_query:
-            return self.inner.encode(texts, is_query=True)
-        rows = [self._rows.get(text) for text in texts]
+        preset_rows, preset_vectors = self._presets[is_query]
+        rows = [preset_rows.get(text) for text in texts]
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         missing = [i for i, row in enumerate(rows) if row is None]
         if missing:
-            out[missing] = self.inner.encode([texts[i] for i in missing], is_query=False)
-            self.embedded += len(missing)
+            out[missing] = self.inner.encode([texts[i] for i in missing], is_query=is_query)
+            if not is_query:
+                self.embedded += len(missing)
         known = [i for i, row in enumerate(rows) if row is not None]
-        out[known] = self._vectors[[rows[i] for i in known]]
+        out[known] = preset_vectors[[rows[i] for i in known]]
         return out
 
 
@@ -111,6 +115,7 @@ class IndexGrower:
         self.vectors = embed_chunks(self.chunks, embedder, self.cache_dir, "corpus", settings.batch_size)
         self.titles = sorted({doc.title for doc in documents if doc.title.strip()})  # the indexer embeds them too
         self.title_vectors = embedder.encode(self.titles, is_query=False)
+        self.title_queries = embedder.encode(self.titles, is_query=True)
         self._sentences = [_sentences(chunk.text) for chunk in self.chunks]
         self._pool = [s for sentences in self._sentences for s in sentences]
         self._by_id = {doc.doc_id: doc for doc in documents}
@@ -176,13 +181,16 @@ class IndexGrower:
             vectors = noised(self.vectors[sources], NOISE, self.seed)
         texts = [c.embed_text for c in self.chunks + fresh] + self.titles
         preset_vectors = [self.vectors, vectors, self.title_vectors]
-        if not self.embed:  # a synthetic guide's title: its source document's title vector, noised as its chunks
+        query_texts, query_vectors = list(self.titles), [self.title_queries]
+        if not self.embed:  # a synthetic guide's title: its source document's title vectors, noised as its chunks
             row = {title: i for i, title in enumerate(self.titles)}
-            source_titles = [self._by_id[self.chunks[sources[i * SECTIONS_PER_DOCUMENT]].doc_id].title
-                             for i in range(len(synthetic))]
+            source_rows = [row[self._by_id[self.chunks[sources[i * SECTIONS_PER_DOCUMENT]].doc_id].title]
+                           for i in range(len(synthetic))]
             texts += [doc.title for doc in synthetic]
-            preset_vectors.append(noised(self.title_vectors[[row[t] for t in source_titles]], NOISE, self.seed))
-        preset = PresetEmbedder(self.embedder, texts, np.vstack(preset_vectors))
+            query_texts += [doc.title for doc in synthetic]
+            preset_vectors.append(noised(self.title_vectors[source_rows], NOISE, self.seed))
+            query_vectors.append(noised(self.title_queries[source_rows], NOISE, self.seed))
+        preset = PresetEmbedder(self.embedder, texts, np.vstack(preset_vectors), query_texts, np.vstack(query_vectors))
         scratch = self.settings.model_copy(update={"data_dir": folder, "chroma_url": None})
         indexer = Indexer(ChromaStore.connect(scratch), preset, self.splitter, scratch.index_dir, scratch.index_name,
                           BUILD_BATCH)

@@ -109,7 +109,8 @@ class Indexer:
             chunks = copied + [StoredChunk(c.chunk_id, c.text, c.metadata) for c in fresh]
             catalog = Catalog.build(collection, chunks)
             tick = time.perf_counter()
-            catalog.title_vectors = self._title_vectors(catalog, {} if rebuild else self._live_title_vectors(live))
+            catalog.title_vectors, catalog.title_queries = self._title_vectors(
+                catalog, ({}, {}) if rebuild else self._live_title_vectors(live))
             embed_seconds += time.perf_counter() - tick
             catalog.save(self.catalog_root)
             self.store.switch(self.index_key, collection)  # the one step that makes it live
@@ -135,23 +136,28 @@ class Indexer:
         )
         return [StoredChunk(c.chunk_id, c.text, c.metadata) for c in stored]
 
-    def _live_title_vectors(self, live: str | None) -> dict[str, np.ndarray]:
-        """The title vectors of the live generation's catalog; none when it has none or they cannot
-        be read (then every title is embedded again)."""
+    def _live_title_vectors(self, live: str | None) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """The title vectors of the live generation's catalog, as passages and as queries; none when
+        it has none or they cannot be read (then every title is embedded again)."""
         try:
-            return read_title_vectors(self.catalog_root, live) if live else {}
+            return read_title_vectors(self.catalog_root, live) if live else ({}, {})
         except StoreError:
-            return {}
+            return {}, {}
 
-    def _title_vectors(self, catalog: Catalog, known: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Every document title's vector: `known` ones (the live generation's) kept, the others
-        embedded as passages, in batches."""
+    def _title_vectors(self, catalog: Catalog, known: tuple[dict[str, np.ndarray], dict[str, np.ndarray]]
+                       ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Every document title's vectors, as passages and as queries: `known` ones (the live
+        generation's) kept, the others embedded, in batches."""
         titles = sorted({entry.title for entry in catalog.documents.values() if entry.title.strip()})
+        passages, queries = known
+        return self._embed_titles(titles, passages, is_query=False), self._embed_titles(titles, queries, is_query=True)
+
+    def _embed_titles(self, titles: list[str], known: dict[str, np.ndarray], is_query: bool) -> dict[str, np.ndarray]:
         missing = [title for title in titles if title not in known]
         embedded: dict[str, np.ndarray] = {}
         for start in range(0, len(missing), self.batch_size):
             batch = missing[start : start + self.batch_size]
-            embedded.update(zip(batch, self.embedder.encode(batch, is_query=False)))
+            embedded.update(zip(batch, self.embedder.encode(batch, is_query=is_query)))
         return {title: known[title] if title in known else embedded[title] for title in titles}
 
     def _embed_into(self, collection: str, chunks: list[Chunk], on_progress: ProgressCallback | None) -> float:

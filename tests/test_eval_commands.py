@@ -273,6 +273,10 @@ def test_preset_embedder_hands_out_preset_vectors_and_embeds_the_rest(e5: Embedd
     assert np.allclose(out[1], e5.encode(["身份证补领"], is_query=False)[0], atol=1e-5) and embedder.embedded == 1
     assert np.allclose(embedder.encode(["甲"], is_query=True), e5.encode(["甲"], is_query=True), atol=1e-5)  # queries: real
     assert embedder.key == e5.key
+    titled = PresetEmbedder(e5, ["甲"], preset[:1], ["乙"], preset[1:])  # and preset query texts (titles)
+    out = titled.encode(["乙", "甲"], is_query=True)
+    assert np.array_equal(out[0], preset[1]) and np.allclose(out[1], e5.encode(["甲"], is_query=True)[0], atol=1e-5)
+    assert titled.embedded == 0
 
 
 def test_run_scores_what_the_citizen_reads_and_the_bare_answerer_still_works(tmp_path: Path, tiny_corpus: Path,

@@ -3,6 +3,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from assistant.bundles import BundleGuide
@@ -11,8 +12,9 @@ from assistant.errors import ConfigError, StoreError
 from assistant.lexicon import DialectEntry
 from assistant.query import QueryNormalizer
 from assistant.ranker import LearnedRanker
-from assistant.retrieval import Filters, FusionWeights, HybridRetriever
+from assistant.retrieval import TITLE_ORDER_DEPTH, Filters, FusionWeights, HybridRetriever, order_by_title
 from assistant.settings import Settings
+from assistant.titles import TitleVectors
 from indexer.indexing import Indexer
 from indexer.loaders import load_paths
 from indexer.reindex import reindex
@@ -213,3 +215,35 @@ def test_the_assistant_built_from_settings_answers_with_both_embedders(make_sett
     answer = assistant.ask("身份证丢了补办要多少钱")
     assert not answer.refused and "40元" in answer.text
     assert {c.doc_id for c in answer.citations} & {"guide-idcard-replace", "faq-idcard-lost-fee"}
+
+
+def test_the_title_order_fuses_the_ranks_with_the_titles_ranks() -> None:
+    # the second reads closest and overtakes the first, which reads farthest (1/11 + 0.5/10 > 1/10 +
+    # 0.5/13); the fourth reads closer than the third but one title rank does not make up one rank
+    assert order_by_title(["a", "b", "c", "d"], [0.70, 0.95, 0.80, 0.90]) == ["b", "a", "c", "d"]
+    assert order_by_title(["a", "b"], [0.85, 0.85]) == ["a", "b"]  # a tie keeps the order
+    assert order_by_title(["a", "b", "c"], [0.90, 0.80, 0.70]) == ["a", "b", "c"]
+    assert order_by_title([], []) == []
+
+
+def test_the_title_order_reorders_the_best_passages_and_keeps_their_scores(
+        make_settings: Callable[..., Settings], e5: Embedder, tiny_corpus: Path) -> None:
+    """With titles the best passages are the same, in the order `order_by_title` gives them from
+    the question's closeness to each one's title as a query; each keeps its score, the rest their order."""
+    corpus_root = Path(__file__).resolve().parents[1] / "corpus"
+    for path in [*(corpus_root / "faqs").glob("faq-housing-fund-rent-*.md"),
+                 *(corpus_root / "guides").glob("guide-housing-fund-withdrawal-*.md")]:
+        write(tiny_corpus / path.parent.name / path.name, path.read_text("utf-8"))
+    settings = make_settings()
+    plain, indexer = build(settings, e5, tiny_corpus, LearnedRanker.load())
+    titled = HybridRetriever(indexer.store, e5, plain.normalizer, settings.index_dir, settings.index_name,
+                             ranker=LearnedRanker.load(), titles=TitleVectors(e5, as_queries=True))
+    question, head = "租房子住能把公积金取出来付房租吗？", TITLE_ORDER_DEPTH
+    before, after = plain.retrieve(question, k=12), titled.retrieve(question, k=12)
+    vector = e5.embed_query(plain.normalizer.normalize(question).search_text)
+    closeness = [float(np.dot(vector, e5.encode([p.title], is_query=True)[0])) for p in before[:head]]
+    expected = order_by_title([p.chunk_id for p in before[:head]], closeness)
+    assert [p.chunk_id for p in after[:head]] == expected != [p.chunk_id for p in before[:head]]
+    assert [p.chunk_id for p in after[head:]] == [p.chunk_id for p in before[head:]]
+    scores = {p.chunk_id: p.score for p in before}
+    assert all(p.score == scores[p.chunk_id] for p in after)

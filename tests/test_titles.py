@@ -3,6 +3,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from assistant.catalog import TITLES, Catalog
 from assistant.documents import Document
@@ -93,6 +94,9 @@ def test_the_indexer_saves_every_title_vector_and_embeds_only_new_titles_again(
     assert set(catalog.title_vectors) == titles and set(counting.embedded) >= titles
     for title, vector in catalog.title_vectors.items():  # the vectors the embedder gives, read back from disk
         assert np.allclose(vector, e5.encode([title], is_query=False)[0], atol=1e-5)
+    assert set(catalog.title_queries) == titles  # and as queries, for retrieval's title order
+    for title, vector in catalog.title_queries.items():
+        assert np.allclose(vector, e5.encode([title], is_query=True)[0], atol=1e-5)
     counting.embedded.clear()
     renamed = [replace(doc, title="居民身份证挂失补领") if doc.doc_id == "guide-idcard-replace" else doc for doc in documents]
     indexer.run(renamed)
@@ -113,8 +117,27 @@ def test_an_index_from_before_title_vectors_gets_them_without_embedding_its_chun
     counting.embedded.clear()
     indexer.run(documents)
     live = indexer.store.require_live(indexer.index_key)
-    assert live != old and sorted(counting.embedded) == sorted({doc.title for doc in documents})
-    assert set(Catalog.load(settings.index_dir, live).title_vectors) == {doc.title for doc in documents}
+    titles = {doc.title for doc in documents}
+    assert live != old and sorted(counting.embedded) == sorted([*titles, *titles])  # as passages and as queries
+    catalog = Catalog.load(settings.index_dir, live)
+    assert set(catalog.title_vectors) == titles and set(catalog.title_queries) == titles
+
+
+def test_an_index_from_before_title_queries_gets_them_and_keeps_its_passage_vectors(
+        make_settings: Callable[..., Settings], e5: Embedder, tiny_corpus: Path) -> None:
+    settings = make_settings()
+    indexer, counting, documents = indexed(settings, e5, tiny_corpus)
+    old = indexer.store.require_live(indexer.index_key)
+    passages = Catalog.load(settings.index_dir, old).title_vectors
+    with (settings.index_dir / old / TITLES).open("wb") as handle:  # as session 12 wrote it: passages only
+        np.savez(handle, titles=np.array(list(passages), dtype=str), vectors=np.stack(list(passages.values())))
+    assert Catalog.load(settings.index_dir, old).title_queries == {}
+    counting.embedded.clear()
+    indexer.run(documents)
+    live = indexer.store.require_live(indexer.index_key)
+    titles = {doc.title for doc in documents}
+    assert live != old and sorted(counting.embedded) == sorted(titles)  # the queries only: no chunk, no passage title
+    assert set(Catalog.load(settings.index_dir, live).title_queries) == titles
 
 
 def test_unreadable_title_vectors_leave_the_catalog_readable_and_are_embedded_when_needed(
@@ -129,3 +152,9 @@ def test_unreadable_title_vectors_leave_the_catalog_readable_and_are_embedded_wh
     closeness = TitleVectors(counting).closeness(e5.embed_query("身份证丢了怎么补办"),
                                                  catalog.matter_titles("guide-idcard-replace"), catalog.title_vectors)
     assert closeness is not None and sorted(counting.embedded) == sorted(catalog.matter_titles("guide-idcard-replace"))
+    counting.embedded.clear()
+    as_queries = TitleVectors(counting, as_queries=True).each_closeness(e5.embed_query("身份证丢了怎么补办"),
+                                                                        ["居民身份证补领"], catalog.title_queries)
+    assert counting.embedded == ["居民身份证补领"]
+    assert as_queries == [pytest.approx(float(np.dot(e5.embed_query("身份证丢了怎么补办"),
+                                                     e5.encode(["居民身份证补领"], is_query=True)[0])), abs=1e-5)]
