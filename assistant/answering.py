@@ -470,7 +470,7 @@ def _weigh(query: Query, passages: list[Passage], catalog: Catalog | None,
 
     not_in_sources = unmentioned(things, [source_text(doc_id) for doc_id in matter]) if things else ()
     return Evidence(max(p.dense or 0.0 for p in passages), len(terms & found) / len(terms) if terms else None,
-                    unnamed(names, [source_text(doc_id) for doc_id in sources]) if names else (),
+                    unnamed(names, [source_text(doc_id) for doc_id in matter]) if names else (),
                     not_in_sources + tuple(thing for thing in unknown if thing not in not_in_sources),
                     tuple(thing for thing in not_in_sources if thing not in unknown))
 

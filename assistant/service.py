@@ -127,13 +127,13 @@ class Assistant:
         bundles = bundles or BundleGuide.from_corpus(settings.corpus_dir)
         embedders = embedders or Embedders(settings.threads)
         second = embedders.get(settings.second_embedder) if settings.second_embedder else None
-        retriever = HybridRetriever(ChromaStore.connect(settings), embedders.get(settings.embedder),
-                                    normalizer, settings.index_dir, settings.index_name, DEFAULT_WEIGHTS,
-                                    load_ranker(settings), second, events=bundles,
-                                    titles=TitleVectors(embedders.get(settings.embedder), as_queries=True))
+        embedder = embedders.get(settings.embedder)
+        retriever = HybridRetriever(ChromaStore.connect(settings), embedder, normalizer, settings.index_dir,
+                                    settings.index_name, DEFAULT_WEIGHTS, load_ranker(settings), second,
+                                    events=bundles, titles=TitleVectors(embedder, as_queries=True))
         scope = ScopeChecker.load(places=PlaceNames.load())
         extractive = ExtractiveAnswerer(retriever, normalizer, scope, Thresholds(),
-                                        bundles=bundles, titles=TitleVectors(retriever.embedder))
+                                        bundles=bundles, titles=TitleVectors(embedder))
         rules = PlainRewriter.from_settings(settings)
         model = create_chat_model(settings)
         if model is None:

@@ -57,8 +57,10 @@ class PresetEmbedder(Embedder):
     def __init__(self, inner: Embedder, texts: list[str], vectors: np.ndarray,
                  query_texts: list[str] | None = None, query_vectors: np.ndarray | None = None) -> None:
         query_texts = query_texts or []
-        if len(texts) != len(vectors) or len(query_texts) != (0 if query_vectors is None else len(query_vectors)):
-            raise ValueError("texts and vectors differ in length")
+        query_count = 0 if query_vectors is None else len(query_vectors)
+        if len(texts) != len(vectors) or len(query_texts) != query_count:
+            raise ValueError(f"texts and vectors differ in length: {len(texts)} != {len(vectors)} "
+                             f"or {len(query_texts)} != {query_count} (queries)")
         self.inner = inner
         self.key = inner.key
         self.dim = inner.dim

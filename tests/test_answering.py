@@ -313,6 +313,27 @@ def test_the_evidence_check_names_a_lexicon_thing_no_document_names() -> None:
     assert weigh("跨省迁户口要准迁证吗", chunks[0]).unnamed == ("准迁",)  # a source without it
 
 
+def test_the_matter_a_question_names_may_be_named_by_the_guide_an_faq_rests_on() -> None:
+    """"房屋初始登记要带什么材料" names its matter 初始; the best source, an FAQ on the new house's
+    materials, does not say it, but the guide the FAQ rests on does: named (an FAQ is on its
+    guide's matter). A source resting on nothing that names it leaves it unnamed."""
+    chunks = [StoredChunk("faq-new-house#0", "新房办证要带购房合同和身份证。",
+                          {"doc_id": "faq-new-house", "title": "新房办证要带什么材料？", "kind": "faq",
+                           "rests_on": "guide-new-house#申请材料"}),
+              StoredChunk("guide-new-house#0", "新建商品房初始登记后办理转移登记，申请材料：购房合同、身份证。",
+                          {"doc_id": "guide-new-house", "title": "新建商品房转移登记", "kind": "guide"}),
+              StoredChunk("faq-baby#0", "新生儿落户要带出生医学证明。",
+                          {"doc_id": "faq-baby", "title": "新生儿落户要带什么材料？", "kind": "faq"})]
+    catalog = Catalog.build("c", chunks)
+    question = Query("房屋初始登记要带什么材料", "房屋初始登记要带什么材料")
+
+    def found(*chosen: StoredChunk) -> list[Passage]:
+        return [Passage(c.chunk_id, str(c.metadata["doc_id"]), c.text, c.metadata, 1.0, dense=0.95) for c in chosen]
+
+    assert _weigh(question, found(chunks[0], chunks[2]), catalog).unnamed == ()
+    assert _weigh(question, found(chunks[2]), catalog).unnamed == ("初始",)
+
+
 GUIDE_BIRTH = """
 ---
 id: guide-birth-registration
