@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from assistant.catalog import Catalog, lexical_text
 from assistant.documents import Scalar
@@ -35,9 +35,9 @@ from assistant.titles import TitleVectors
 # fitted on benchmarks whose documents have no titles, put second). Chosen on the eval set's dev
 # half (session 13): top 1 0.890 -> 0.921, 485 -> 488 passing, held-out refusals 181 -> 180 of 330.
 TITLE_ORDER_DEPTH = 8
-TITLE_ORDER_OFFSET = 10.0  # the k of 1 / (k + rank)
-TITLE_ORDER_WEIGHT = 0.5  # the title's rank against the ranker's (1.0)
-T = TypeVar("T")
+# weighted rank fusion (`fuse`) of the two orders: 1 / (9 + rank), rank from 1; the titles' order
+# weighs 0.5 against the ranker's 1.0
+TITLE_ORDER = FusionWeights(dense=1.0, lexical=0.5, k=9)
 
 
 @dataclass(frozen=True)
@@ -233,8 +233,10 @@ class HybridRetriever:
         closeness to the question (each keeps its score); as it was when a passage has no title
         (the benchmarks' documents have none) or there are no title vectors."""
         head = ranked[:TITLE_ORDER_DEPTH]
+        if self.titles is None or len(head) < 2:
+            return ranked
         titles = [str(found[chunk_id][1].get("title", "")) for chunk_id, _ in head]
-        if self.titles is None or len(head) < 2 or not all(title.strip() for title in titles):
+        if not all(title.strip() for title in titles):
             return ranked
         closeness = self.titles.each_closeness(vector, titles, catalog.title_queries)
         return order_by_title(head, closeness) + ranked[TITLE_ORDER_DEPTH:]
@@ -293,14 +295,13 @@ class HybridRetriever:
         return ZhengwuRetriever(retriever=self, k=k, filters=filters)
 
 
-def order_by_title(ranked: list[T], closeness: list[float]) -> list[T]:
-    """`ranked` (best first) in the order of reciprocal rank fusion of its own ranks and the ranks of
-    `closeness` (one per item, higher closer); ties keep their order."""
-    by_title = sorted(range(len(ranked)), key=lambda i: -closeness[i])
-    title_rank = {i: rank for rank, i in enumerate(by_title)}
-    fused = sorted(range(len(ranked)), key=lambda i: -(1 / (TITLE_ORDER_OFFSET + i)
-                                                      + TITLE_ORDER_WEIGHT / (TITLE_ORDER_OFFSET + title_rank[i])))
-    return [ranked[i] for i in fused]
+def order_by_title(ranked: list[tuple[str, float]], closeness: list[float]) -> list[tuple[str, float]]:
+    """`ranked` ((id, score), best first) in the order `fuse` gives its own order and the order of
+    `closeness` (one per item, higher closer) with `TITLE_ORDER`; each keeps its score, and ties keep
+    their order."""
+    by_title = sorted(zip((item for item, _ in ranked), closeness), key=lambda pair: -pair[1])
+    scores = dict(ranked)
+    return [(item, scores[item]) for item, _ in fuse(ranked, by_title, TITLE_ORDER)]
 
 
 def _rerank(ranker: LearnedRanker, live: _Live, query: Query, dense_side: list[tuple[str, float]],

@@ -218,11 +218,15 @@ def test_the_assistant_built_from_settings_answers_with_both_embedders(make_sett
 
 
 def test_the_title_order_fuses_the_ranks_with_the_titles_ranks() -> None:
+    def ids(ranked: list[tuple[str, float]]) -> list[str]:
+        return [item for item, _ in ranked]
+
+    four = [("a", 0.4), ("b", 0.3), ("c", 0.2), ("d", 0.1)]
     # the second reads closest and overtakes the first, which reads farthest (1/11 + 0.5/10 > 1/10 +
     # 0.5/13); the fourth reads closer than the third but one title rank does not make up one rank
-    assert order_by_title(["a", "b", "c", "d"], [0.70, 0.95, 0.80, 0.90]) == ["b", "a", "c", "d"]
-    assert order_by_title(["a", "b"], [0.85, 0.85]) == ["a", "b"]  # a tie keeps the order
-    assert order_by_title(["a", "b", "c"], [0.90, 0.80, 0.70]) == ["a", "b", "c"]
+    assert order_by_title(four, [0.70, 0.95, 0.80, 0.90]) == [("b", 0.3), ("a", 0.4), ("c", 0.2), ("d", 0.1)]
+    assert ids(order_by_title(four[:2], [0.85, 0.85])) == ["a", "b"]  # a tie keeps the order
+    assert ids(order_by_title(four[:3], [0.90, 0.80, 0.70])) == ["a", "b", "c"]
     assert order_by_title([], []) == []
 
 
@@ -242,7 +246,7 @@ def test_the_title_order_reorders_the_best_passages_and_keeps_their_scores(
     before, after = plain.retrieve(question, k=12), titled.retrieve(question, k=12)
     vector = e5.embed_query(plain.normalizer.normalize(question).search_text)
     closeness = [float(np.dot(vector, e5.encode([p.title], is_query=True)[0])) for p in before[:head]]
-    expected = order_by_title([p.chunk_id for p in before[:head]], closeness)
+    expected = [item for item, _ in order_by_title([(p.chunk_id, p.score) for p in before[:head]], closeness)]
     assert [p.chunk_id for p in after[:head]] == expected != [p.chunk_id for p in before[:head]]
     assert [p.chunk_id for p in after[head:]] == [p.chunk_id for p in before[head:]]
     scores = {p.chunk_id: p.score for p in before}
