@@ -128,12 +128,13 @@ class Assistant:
         embedders = embedders or Embedders(settings.threads)
         second = embedders.get(settings.second_embedder) if settings.second_embedder else None
         embedder = embedders.get(settings.embedder)
+        query_titles = TitleVectors(embedder, as_queries=True)
         retriever = HybridRetriever(ChromaStore.connect(settings), embedder, normalizer, settings.index_dir,
                                     settings.index_name, DEFAULT_WEIGHTS, load_ranker(settings), second,
-                                    events=bundles, titles=TitleVectors(embedder, as_queries=True))
+                                    events=bundles, titles=query_titles)
         scope = ScopeChecker.load(places=PlaceNames.load())
-        extractive = ExtractiveAnswerer(retriever, normalizer, scope, Thresholds(),
-                                        bundles=bundles, titles=TitleVectors(embedder))
+        extractive = ExtractiveAnswerer(retriever, normalizer, scope, Thresholds(), bundles=bundles,
+                                        titles=TitleVectors(embedder), query_titles=query_titles)
         rules = PlainRewriter.from_settings(settings)
         model = create_chat_model(settings)
         if model is None:

@@ -40,8 +40,12 @@ SECOND = {"zhengwu-m3e": "m3e"}  # the hybrid systems with a second embedder (a 
 FOLDS_MIN = 5  # one question per fold at least
 Threads = Annotated[int, typer.Option("--threads", min=1, help="CPU threads (pinned; default 1).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object with every figure on the last line.")]
-TitleFloor = Annotated[float | None, typer.Option("--title-floor", min=-1.0, max=1.0, help="The answerer's \"same "
-                       "matter?\" cosine (Thresholds.title_floor) for this run; -1 turns the check off.")]
+TitleFloor = Annotated[float | None, typer.Option(
+    "--title-floor", min=-1.0, max=1.0, help="The answerer's \"same matter?\" cosine, the titles embedded as "
+    "passages (Thresholds.title_floor), for this run; -1 turns that reading off.")]
+TitleQueryFloor = Annotated[float | None, typer.Option(
+    "--title-query-floor", min=-1.0, max=1.0, help="The \"same matter?\" check's second reading, the titles "
+    "embedded as queries (Thresholds.title_query_floor), for this run; -1 turns that reading off.")]
 
 
 def _settings(threads: int) -> Settings:
@@ -329,6 +333,7 @@ def run(
     report: Annotated[Path | None, typer.Option("--report", help="Folder for results.jsonl, report.md and plots.")] = None,
     threads: Threads = 1,
     title_floor: TitleFloor = None,
+    title_query_floor: TitleQueryFloor = None,
     as_json: AsJson = False,
 ) -> None:
     """The staff eval set through the full assistant (the shipped corpus is indexed first, incrementally)."""
@@ -344,7 +349,7 @@ def run(
         asked = load_questions(questions or settings.eval_questions, split)  # type: ignore[arg-type]
         reindex(settings)  # the corpus and the staff uploads, incrementally
         assistant = Assistant.from_settings(settings)  # retrieval, answer and the plain-language rewrite
-        _set_title_floor(_extractive(assistant.answerer), title_floor)
+        _set_title_floor(_extractive(assistant.answerer), title_floor, title_query_floor)
         results = [run_question(assistant, q) for q in asked]
     except ZhengwuError as exc:
         console.print(f"[red]{exc}[/red]")
@@ -393,10 +398,13 @@ def _extractive(answerer: object) -> ExtractiveAnswerer:
     return answerer if isinstance(answerer, ExtractiveAnswerer) else answerer.extractive  # type: ignore[attr-defined]
 
 
-def _set_title_floor(extractive: ExtractiveAnswerer, title_floor: float | None) -> None:
-    """Run with another "same matter?" cosine than the shipped one (None keeps it)."""
+def _set_title_floor(extractive: ExtractiveAnswerer, title_floor: float | None,
+                     title_query_floor: float | None = None) -> None:
+    """Run with other "same matter?" cosines than the shipped ones (None keeps one)."""
     if title_floor is not None:
         extractive.thresholds = replace(extractive.thresholds, title_floor=title_floor)
+    if title_query_floor is not None:
+        extractive.thresholds = replace(extractive.thresholds, title_query_floor=title_query_floor)
 
 
 @app.command("thresholds")
@@ -449,6 +457,7 @@ def holdout(
     questions: Annotated[Path | None, typer.Option("--questions", help="Eval set (default: ZHENGWU_EVAL_QUESTIONS).")] = None,
     threads: Threads = 1,
     title_floor: TitleFloor = None,
+    title_query_floor: TitleQueryFloor = None,
     as_json: AsJson = False,
 ) -> None:
     """Leave one matter out: each answerable question asked with its own documents (and the FAQs
@@ -458,7 +467,7 @@ def holdout(
 
     try:
         asked, extractive = _extractive_over(split, questions, threads)
-        _set_title_floor(extractive, title_floor)
+        _set_title_floor(extractive, title_floor, title_query_floor)
         summary = run_holdout(extractive, asked)
     except ZhengwuError as exc:
         console.print(f"[red]{exc}[/red]")

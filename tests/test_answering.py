@@ -533,6 +533,40 @@ def test_a_question_reading_far_from_every_title_of_the_matter_is_not_answered_f
     assert extractive.answer("临时身份证怎么办理").cited_doc_ids == guessed.cited_doc_ids
 
 
+def test_the_title_check_reads_the_titles_a_second_time_as_queries(
+        make_settings: Callable[..., Settings], e5: Embedder, tiny_corpus: Path) -> None:
+    """With `query_titles` the "same matter?" check also asks how close the question reads to the
+    matter's titles embedded as queries (`Thresholds.title_query_floor`), and both readings must
+    pass. The floors are set between the two readings' measured closeness, so the outcome shows
+    which vectors each reading used."""
+    extractive = build(make_settings(), e5, tiny_corpus).answerer
+    assert isinstance(extractive, ExtractiveAnswerer)
+    question = "身份证丢了怎么补办"
+    found = extractive.retriever.search(extractive.normalizer.normalize(question))
+    doc_id = found.passages[0].doc_id
+    assert doc_id in ("guide-idcard-replace", "faq-idcard-lost-fee")
+    as_passages = extractive._title_closeness(found, doc_id)
+    assert extractive._title_closeness(found, doc_id, as_queries=True) is None  # no query titles: one reading
+    extractive.query_titles = TitleVectors(e5, as_queries=True)
+    as_queries = extractive._title_closeness(found, doc_id, as_queries=True)
+    assert as_passages is not None and as_queries is not None and abs(as_queries - as_passages) > 0.005
+    low, high = sorted((as_passages, as_queries))
+    between = (low + high) / 2
+
+    def answer(title_floor: float, title_query_floor: float) -> Answer:
+        extractive.thresholds = replace(extractive.thresholds, title_floor=title_floor,
+                                        title_query_floor=title_query_floor)
+        return extractive.answer(question)
+
+    assert not answer(low - 0.01, low - 0.01).refused
+    passes_as_queries = as_queries > as_passages
+    # the reading whose closeness lies above `between` passes it, the other does not
+    assert answer(-1.0, between).refused is not passes_as_queries
+    assert answer(between, -1.0).refused is passes_as_queries
+    refused = answer(low - 0.01, high + 0.01)  # only the second reading fails
+    assert refused.refused and refused.handoff is not None and "讲的是另一件事" in refused.handoff.message
+
+
 def test_a_thing_named_in_passing_is_passed_over_only_when_the_question_reads_as_a_title_of_its_matter(
         make_settings: Callable[..., Settings], e5: Embedder, tiny_corpus: Path) -> None:
     """"身份证丢了，房东也问，补办要多少钱？" names 房东 in passing: it reads as the fee FAQ's
