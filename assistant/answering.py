@@ -92,8 +92,9 @@ class Thresholds:
     # symmetric mode, `ExtractiveAnswerer.query_titles`): a second reading of the same check. Once
     # the first has passed, it tells a neighbouring matter apart better: with the HK and Macao
     # permits' documents held out, "我们老两口想去香港澳门走走…一共得花多少钱啊？" read 0.913 close to
-    # 往来台湾通行证及签注 as passages, 0.905 as queries. On the dev half (session 14) no answer from the right FAQ or
-    # guide read below 0.912 this way; chosen with `eval run` and `eval holdout --title-query-floor`
+    # 往来台湾通行证及签注 as passages, 0.905 as queries. On the dev half (session 14) no answer
+    # from the right FAQ or guide read below 0.912 this way; chosen with `eval run` and
+    # `eval holdout --title-query-floor`
     title_query_floor: float = 0.912
     max_age_years: int = 15  # sources older than this carry a freshness warning
 
@@ -315,7 +316,7 @@ class ExtractiveAnswerer:
         reader = self.query_titles if as_queries else self.titles
         if reader is None or catalog is None or entry is None or entry.kind not in TITLED_KINDS:
             return None
-        saved = catalog.title_queries if as_queries else catalog.title_vectors
+        saved = catalog.title_queries if reader.as_queries else catalog.title_vectors
         return reader.closeness(found.vector, catalog.matter_titles(doc_id), saved)
 
     def _resolve_follow_up(self, query: Query, history: tuple[str, ...]) -> Query:
