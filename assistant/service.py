@@ -67,6 +67,11 @@ def create_normalizer(corpus_dir: Path) -> QueryNormalizer:
                            lambda: text_words(f"{d.title}\n{d.body}" for d in documents.get()))
     names = [e.standard for e in dialect if len(e.standard) >= 3]  # 电动自行车, 港澳居民来往内地通行证 …
     typos = HomophoneRepair(lambda: terms + names + text_words([*names, *(d.title for d in documents.get())]))
+    # Both builders import pypinyin, one by `pypinyin.constants`, the other by the package: pypinyin's
+    # package and constants import each other, and two threads importing them for the first time at
+    # once can see a half-initialised module (ImportError in a warm thread, seen in a fresh clone's
+    # `zhengwu ask`). Imported whole here first (about 0.15 s), before any thread starts.
+    import pypinyin  # noqa: F401
     for warm, name in ((pinyin.warm, "pinyin-warm"), (typos.warm, "typos-warm")):
         threading.Thread(target=warm, name=name, daemon=True).start()
     return QueryNormalizer(dialect, glossary, pinyin, typos)

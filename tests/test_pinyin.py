@@ -1,4 +1,6 @@
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,7 @@ from assistant.pinyin import PinyinDecoder, _Spelling
 from assistant.query import QueryNormalizer
 from eval.datasets import in_split
 from eval.pinyin import Figures, Questions, edit_distance, measure, read_questions, type_pinyin
+from tests.conftest import ROOT
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 
@@ -160,3 +163,30 @@ def test_the_eval_command_prints_the_figures_as_json(tmp_path: Path) -> None:
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     assert figures["sources"][0]["split"] == "all" and figures["overall"]["word"] == {
         "n": 1, "exact": 1.0, "char_accuracy": 1.0, "undecoded": 0.0, "typed_chars": 3}
+
+
+def test_pypinyin_is_imported_whole_before_the_normaliser_s_warm_threads_start() -> None:
+    """The pinyin decoder's and the typo repairer's warm threads import pypinyin by two ways in
+    (`pypinyin.constants` and the package), which import each other: two threads doing it first at
+    once can see a half-initialised module (an ImportError seen in a fresh clone's `zhengwu ask`).
+    `create_normalizer` imports it in its own thread before starting them; checked in a fresh
+    interpreter, where nothing has imported pypinyin yet."""
+    script = """
+import sys, threading
+from pathlib import Path
+assert "pypinyin" not in sys.modules
+seen = []
+start = threading.Thread.start
+def recording(self):
+    module = sys.modules.get("pypinyin")
+    seen.append((self.name, module is not None and hasattr(module, "lazy_pinyin")))
+    start(self)
+threading.Thread.start = recording
+from assistant.service import create_normalizer
+create_normalizer(Path(sys.argv[1]))
+print(sorted(pair for pair in seen if pair[0].endswith("-warm")))
+"""
+    done = subprocess.run([sys.executable, "-c", script, str(ROOT / "corpus")], capture_output=True, text=True,
+                          timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[('pinyin-warm', True), ('typos-warm', True)]"
