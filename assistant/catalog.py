@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.documents import Scalar, embed_text
+from assistant.documents import SIMILAR_SEPARATOR, Scalar, embed_text
 from assistant.errors import StoreError
 from assistant.lexical import LexicalIndex
 from assistant.store import ChromaStore, StoredChunk
@@ -121,8 +121,20 @@ class Catalog:
         return {doc_id: " ".join(heads[d] for d in family) for doc_id, family in self.matter_families.items()}
 
     def matter_titles(self, doc_id: str) -> list[str]:
-        """The titles of a document's `matter_families` (none for an unknown document)."""
-        return [self.documents[d].title for d in self.matter_families.get(doc_id, ())]
+        """The `names` of a document's `matter_families` (none for an unknown document)."""
+        return [name for d in self.matter_families.get(doc_id, ()) for name in self.names(d)]
+
+    def names(self, doc_id: str) -> list[str]:
+        """What a document is called: its title, then the similar questions it carries (相似问法:
+        "身份证丢了咋补" beside 居民身份证补领); none for an unknown document."""
+        entry = self.documents.get(doc_id)
+        if entry is None:
+            return []
+        return [entry.title, *similar_questions(self.first_metadata(doc_id))]
+
+    def all_names(self) -> list[str]:
+        """Every document's `names`, each once, sorted: what the indexer embeds as titles."""
+        return sorted({name for doc_id in self.documents for name in self.names(doc_id) if name.strip()})
 
     @classmethod
     def rebuild_from_store(cls, store: ChromaStore, collection: str) -> Catalog:
@@ -240,6 +252,11 @@ def rests_on(metadata: dict[str, Scalar]) -> list[tuple[str, str]]:
     id, section) pairs in order, the first the one it rests on most."""
     targets = str(metadata.get("rests_on", "")).split(",")
     return [(doc_id, section) for doc_id, _, section in (target.partition("#") for target in targets if target)]
+
+
+def similar_questions(metadata: dict[str, Scalar]) -> list[str]:
+    """A chunk's document's similar questions, as the splitter writes them (one per line)."""
+    return [line for line in str(metadata.get("similar", "")).split(SIMILAR_SEPARATOR) if line.strip()]
 
 
 def lexical_text(chunk: StoredChunk) -> str:

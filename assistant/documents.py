@@ -17,6 +17,8 @@ KINDS: tuple[str, ...] = ("guide", "policy", "faq", "bundle")
 
 # Metadata values Chroma can store: flat scalars only.
 Scalar = str | int | float | bool
+# between a document's similar questions in a chunk's metadata (one question is one line)
+SIMILAR_SEPARATOR = "\n"
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,9 @@ class Document:
     doc_number: str = ""
     sample: bool = False
     tags: tuple[str, ...] = ()
+    # other ways a citizen asks for this document (相似问法: an FAQ's or a guide's), read beside its
+    # title by the title order and the "same matter?" check (`Catalog.names`)
+    similar: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -47,6 +52,7 @@ class Document:
                 "kind": self.kind,
                 "body": self.body,
                 "meta": self.citation_metadata(),
+                "similar": list(self.similar),
                 "extra": self.extra,
             },
             ensure_ascii=False,

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from assistant.catalog import Catalog, lexical_text
+from assistant.catalog import Catalog, lexical_text, similar_questions
 from assistant.documents import Scalar
 from assistant.embedders import Embedder
 from assistant.errors import ConfigError, StoreError
@@ -230,16 +230,20 @@ class HybridRetriever:
     def _title_order(self, ranked: list[tuple[str, float]], found: dict[str, tuple[str, dict[str, Scalar]]],
                      catalog: Catalog, vector: list[float]) -> list[tuple[str, float]]:
         """`ranked` with its best `TITLE_ORDER_DEPTH` re-ordered by rank fusion with their titles'
-        closeness to the question (each keeps its score); as it was when a passage has no title
-        (the benchmarks' documents have none) or there are no title vectors."""
+        closeness to the question, a title read with its document's similar questions (the closest
+        of them counts; each passage keeps its score); as it was when a passage has no title (the
+        benchmarks' documents have none) or there are no title vectors."""
         head = ranked[:TITLE_ORDER_DEPTH]
         if self.titles is None or len(head) < 2:
             return ranked
         titles = [str(found[chunk_id][1].get("title", "")) for chunk_id, _ in head]
         if not all(title.strip() for title in titles):
             return ranked
-        closeness = self.titles.each_closeness(vector, titles, catalog.title_queries)
-        return order_by_title(head, closeness) + ranked[TITLE_ORDER_DEPTH:]
+        names = [[title, *similar_questions(found[chunk_id][1])] for title, (chunk_id, _) in zip(titles, head)]
+        flat = list(dict.fromkeys(name for each in names for name in each))
+        closeness = dict(zip(flat, self.titles.each_closeness(vector, flat, catalog.title_queries)))
+        best = [max(closeness[name] for name in each) for each in names]
+        return order_by_title(head, best) + ranked[TITLE_ORDER_DEPTH:]
 
     def _event_first(self, query: Query, catalog: Catalog, ranked: list[tuple[str, float]],
                      found: dict[str, tuple[str, dict[str, Scalar]]],

@@ -146,9 +146,9 @@ class Indexer:
 
     def _title_vectors(self, catalog: Catalog, known: tuple[dict[str, np.ndarray], dict[str, np.ndarray]]
                        ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """Every document title's vectors, as passages and as queries: `known` ones (the live
-        generation's) kept, the others embedded, in batches."""
-        titles = sorted({entry.title for entry in catalog.documents.values() if entry.title.strip()})
+        """Every document's title and similar questions (`Catalog.names`) as vectors, as passages
+        and as queries: `known` ones (the live generation's) kept, the others embedded, in batches."""
+        titles = catalog.all_names()
         passages, queries = known
         return self._embed_titles(titles, passages, is_query=False), self._embed_titles(titles, queries, is_query=True)
 

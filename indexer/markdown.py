@@ -7,10 +7,10 @@ import datetime as dt
 import hashlib
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from assistant.documents import Document
 from assistant.errors import LoadError
@@ -18,6 +18,9 @@ from assistant.errors import LoadError
 FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 LAW_DATE_IN_NAME = re.compile(r"\((\d{4}-\d{2}-\d{2})\)")
 NATIONAL_LAW_URL = "https://flk.npc.gov.cn/"
+MAX_SIMILAR = 20  # similar questions a document may carry
+SimilarQuestion = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=120,
+                                                   pattern=r"^[^\r\n]+$")]
 
 
 class FrontMatter(BaseModel):
@@ -36,6 +39,7 @@ class FrontMatter(BaseModel):
     doc_number: str = ""
     sample: bool
     tags: list[str] = Field(default_factory=list)
+    similar: list[SimilarQuestion] = Field(default_factory=list, max_length=MAX_SIMILAR)
 
 
 def parse_corpus_markdown(path: Path, text: str, source: str) -> Document:
@@ -74,6 +78,7 @@ def parse_corpus_markdown(path: Path, text: str, source: str) -> Document:
         doc_number=str(meta.doc_number or ""),
         sample=meta.sample,
         tags=tuple(str(tag) for tag in meta.tags),
+        similar=tuple(dict.fromkeys(meta.similar)),
         extra=_plain(extra),
     )
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from assistant.documents import Chunk, Document, embed_text
+from assistant.documents import SIMILAR_SEPARATOR, Chunk, Document, embed_text
 from assistant.errors import ConfigError
 
 ARTICLE = re.compile(r"^(第[一二三四五六七八九十百千零〇两\d]+条(?:之[一二三四五六七八九十]+)?)[\s　]*")
@@ -69,6 +69,7 @@ class Splitter:
                             "doc_hash": digest,
                             # an FAQ names the guide section or article it rests on
                             "rests_on": ",".join(str(t) for t in doc.extra.get("rests_on") or []),
+                            "similar": SIMILAR_SEPARATOR.join(doc.similar),
                         },
                     )
                 )

@@ -567,6 +567,36 @@ def test_the_title_check_reads_the_titles_a_second_time_as_queries(
     assert refused.refused and refused.handoff is not None and "讲的是另一件事" in refused.handoff.message
 
 
+def test_a_similar_question_the_guide_carries_is_read_as_one_of_its_matters_titles(
+        make_settings: Callable[..., Settings], e5: Embedder, tiny_corpus: Path) -> None:
+    """The "same matter?" check reads a guide's similar questions (`similar` in its front matter)
+    beside the titles of its matter. The floor is set between how close the question reads to the
+    titles alone and to the similar question: answered with it, refused once the guide drops it
+    and is indexed again."""
+    guide = tiny_corpus / "guides" / "guide-idcard-replace.md"
+    similar = "身份证掉了，上哪儿再弄一张？"
+    write(guide, GUIDE_IDCARD.replace("tags: [", f'similar: ["{similar}"]\ntags: ['))
+    settings = make_settings()
+    extractive = build(settings, e5, tiny_corpus).answerer
+    assert isinstance(extractive, ExtractiveAnswerer) and extractive.titles is not None
+    question = "我身份证找不着了，得去哪重新办"
+    found = extractive.retriever.search(extractive.normalizer.normalize(question))
+    doc_id = found.passages[0].doc_id
+    assert doc_id in ("guide-idcard-replace", "faq-idcard-lost-fee") and found.catalog is not None
+    names = found.catalog.matter_titles(doc_id)
+    titles_alone = extractive.titles.closeness(found.vector, [name for name in names if name != similar])
+    with_similar = extractive._title_closeness(found, doc_id)
+    assert similar in names and titles_alone is not None and with_similar is not None
+    assert with_similar > titles_alone + 0.005  # the similar question reads closest
+    extractive.thresholds = replace(extractive.thresholds, title_floor=(titles_alone + with_similar) / 2)
+    answered = extractive.answer(question)
+    assert not answered.refused and answered.cited_doc_ids[0] in ("guide-idcard-replace", "faq-idcard-lost-fee")
+    write(guide, GUIDE_IDCARD)
+    index_corpus(settings, e5, tiny_corpus)  # the guide without its similar question goes live
+    refused = extractive.answer(question)
+    assert refused.refused and refused.handoff is not None and "讲的是另一件事" in refused.handoff.message
+
+
 def test_a_thing_named_in_passing_is_passed_over_only_when_the_question_reads_as_a_title_of_its_matter(
         make_settings: Callable[..., Settings], e5: Embedder, tiny_corpus: Path) -> None:
     """"身份证丢了，房东也问，补办要多少钱？" names 房东 in passing: it reads as the fee FAQ's

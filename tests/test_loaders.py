@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from indexer.loaders import load_file, load_paths
@@ -125,3 +126,26 @@ def test_oversized_file_is_refused(tmp_path: Path) -> None:
     result = load_file(path)
     assert result.documents == []
     assert "too large" in result.problems[0].reason
+
+
+def test_similar_questions_load_as_lines_and_bad_ones_are_refused_with_the_reason(tmp_path: Path) -> None:
+    similar = '["身份证丢了咋补办？", "  补办身份证要啥材料 ", "身份证丢了咋补办？"]'
+    write(tmp_path / "good.md", GUIDE_IDCARD.replace("tags: [", f"similar: {similar}\ntags: ["))
+    write(tmp_path / "plain.md", GUIDE_IDCARD.replace("guide-idcard-replace", "guide-plain"))
+    write(tmp_path / "newline.md", GUIDE_IDCARD.replace("guide-idcard-replace", "guide-n")
+          .replace("tags: [", 'similar: ["第一行\\n第二行"]\ntags: ['))
+    many = "[" + ", ".join(f'"问法{n}"' for n in range(21)) + "]"
+    write(tmp_path / "many.md", GUIDE_IDCARD.replace("guide-idcard-replace", "guide-m").replace("tags: [", f"similar: {many}\ntags: ["))
+    write(tmp_path / "number.md", GUIDE_IDCARD.replace("guide-idcard-replace", "guide-d").replace("tags: [", "similar: [12345]\ntags: ["))
+
+    result = load_paths([tmp_path], root=tmp_path)
+    docs = {d.doc_id: d for d in result.documents}
+    # stripped, each once, in order; carried in the hash (a changed question re-embeds the document)
+    assert docs["guide-idcard-replace"].similar == ("身份证丢了咋补办？", "补办身份证要啥材料")
+    assert docs["guide-plain"].similar == ()
+    with_similar = docs["guide-idcard-replace"]
+    assert replace(with_similar, similar=with_similar.similar[:1]).content_hash != with_similar.content_hash
+    reasons = {p.path.name: p.reason for p in result.problems}
+    assert set(reasons) == {"newline.md", "many.md", "number.md"}
+    assert all("invalid front matter: similar" in reason for reason in reasons.values())
+

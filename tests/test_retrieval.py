@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from assistant.catalog import similar_questions
 from assistant.bundles import BundleGuide
 from assistant.embedders import Embedder, create_embedder
 from assistant.errors import ConfigError, StoreError
@@ -233,7 +234,8 @@ def test_the_title_order_fuses_the_ranks_with_the_titles_ranks() -> None:
 def test_the_title_order_reorders_the_best_passages_and_keeps_their_scores(
         make_settings: Callable[..., Settings], e5: Embedder, tiny_corpus: Path) -> None:
     """With titles the best passages are the same, in the order `order_by_title` gives them from
-    the question's closeness to each one's title as a query; each keeps its score, the rest their order."""
+    the question's closeness to each one's title as a query (or the closest of its similar questions,
+    which the corpus's housing-fund documents carry); each keeps its score, the rest their order."""
     corpus_root = Path(__file__).resolve().parents[1] / "corpus"
     for path in [*(corpus_root / "faqs").glob("faq-housing-fund-rent-*.md"),
                  *(corpus_root / "guides").glob("guide-housing-fund-withdrawal-*.md")]:
@@ -245,7 +247,8 @@ def test_the_title_order_reorders_the_best_passages_and_keeps_their_scores(
     question, head = "租房子住能把公积金取出来付房租吗？", TITLE_ORDER_DEPTH
     before, after = plain.retrieve(question, k=12), titled.retrieve(question, k=12)
     vector = e5.embed_query(plain.normalizer.normalize(question).search_text)
-    closeness = [float(np.dot(vector, e5.encode([p.title], is_query=True)[0])) for p in before[:head]]
+    closeness = [max(float(np.dot(vector, e5.encode([name], is_query=True)[0]))  # the title or a similar question
+                     for name in (p.title, *similar_questions(p.metadata))) for p in before[:head]]
     expected = [item for item, _ in order_by_title([(p.chunk_id, p.score) for p in before[:head]], closeness)]
     assert [p.chunk_id for p in after[:head]] == expected != [p.chunk_id for p in before[:head]]
     assert [p.chunk_id for p in after[head:]] == [p.chunk_id for p in before[head:]]

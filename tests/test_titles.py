@@ -14,6 +14,7 @@ from assistant.titles import TitleVectors
 from indexer.indexing import Indexer
 from indexer.loaders import load_paths
 from indexer.splitter import Splitter
+from tests.conftest import GUIDE_IDCARD, write
 
 
 class CountingEmbedder(Embedder):
@@ -75,6 +76,26 @@ def test_the_titles_of_a_matter_are_the_documents_its_faqs_and_its_guide_share()
     assert "补办身份证要多久？" in catalog.matter_names["faq-fee"] and "临时" not in catalog.matter_names["faq-fee"]
 
 
+def test_a_documents_names_are_its_title_and_the_similar_questions_it_carries() -> None:
+    def chunk(doc_id: str, title: str, kind: str, rests_on: str = "", similar: str = "", number: int = 0) -> StoredChunk:
+        return StoredChunk(f"{doc_id}#{number}", f"{title}的内容", {"doc_id": doc_id, "title": title, "kind": kind,
+                                                                  "chunk_no": number, "rests_on": rests_on,
+                                                                  "similar": similar})
+
+    catalog = Catalog.build("c", [
+        chunk("guide-id", "居民身份证补领", "guide", similar="身份证丢了咋补办？\n补办身份证去哪办"),
+        chunk("guide-id", "居民身份证补领", "guide", similar="身份证丢了咋补办？\n补办身份证去哪办", number=1),
+        chunk("faq-fee", "身份证丢了补办要多少钱？", "faq", "guide-id#收费标准", similar="补身份证收费吗\n \n"),
+        chunk("guide-temp", "临时居民身份证申领", "guide"),
+    ])
+    assert catalog.names("guide-id") == ["居民身份证补领", "身份证丢了咋补办？", "补办身份证去哪办"]
+    assert catalog.names("faq-fee") == ["身份证丢了补办要多少钱？", "补身份证收费吗"]  # blank lines are no names
+    assert catalog.names("guide-temp") == ["临时居民身份证申领"] and catalog.names("unknown") == []
+    # the "same matter?" check reads every name of the matter; the title order a document's own
+    assert sorted(catalog.matter_titles("faq-fee")) == sorted([*catalog.names("guide-id"), *catalog.names("faq-fee")])
+    assert catalog.all_names() == sorted({*catalog.names("guide-id"), *catalog.names("faq-fee"), "临时居民身份证申领"})
+
+
 def indexed(settings: Settings, e5: Embedder, corpus: Path) -> tuple[Indexer, CountingEmbedder, list[Document]]:
     """`corpus` indexed through a counting e5."""
     counting = CountingEmbedder(e5)
@@ -106,6 +127,27 @@ def test_the_indexer_saves_every_title_vector_and_embeds_only_new_titles_again(
     counting.embedded.clear()
     indexer.run(renamed)  # nothing changed: nothing embedded, the generation kept
     assert counting.embedded == [] and indexer.store.require_live(indexer.index_key) == catalog.collection
+
+
+def test_the_indexer_embeds_similar_questions_beside_the_titles_and_only_new_ones_again(
+        make_settings: Callable[..., Settings], e5: Embedder, tiny_corpus: Path) -> None:
+    settings = make_settings()
+    similar = ("身份证丢了咋补办？", "补身份证得带啥")
+    write(tiny_corpus / "guides" / "guide-idcard-replace.md", GUIDE_IDCARD.replace("tags: [", f"similar: {list(similar)}\ntags: ["))
+    indexer, counting, documents = indexed(settings, e5, tiny_corpus)
+    catalog = Catalog.load(settings.index_dir, indexer.store.require_live(indexer.index_key))
+    names = {doc.title for doc in documents} | set(similar)
+    assert set(catalog.title_vectors) == names and set(catalog.title_queries) == names
+    assert np.allclose(catalog.title_queries["补身份证得带啥"], e5.encode(["补身份证得带啥"], is_query=True)[0], atol=1e-5)
+    assert catalog.names("guide-idcard-replace") == ["居民身份证补领", *similar]
+    counting.embedded.clear()
+    asked = [replace(doc, similar=(*doc.similar, "身份证掉了怎么办")) if doc.doc_id == "guide-idcard-replace" else doc
+             for doc in documents]
+    indexer.run(asked)  # one question more: the guide re-embedded, of the names only the new one
+    names_embedded = set(counting.embedded) & (names | {"身份证掉了怎么办"})
+    assert names_embedded == {"身份证掉了怎么办"}
+    catalog = Catalog.load(settings.index_dir, indexer.store.require_live(indexer.index_key))
+    assert "身份证掉了怎么办" in catalog.title_vectors and catalog.names("guide-idcard-replace")[-1] == "身份证掉了怎么办"
 
 
 def test_an_index_from_before_title_vectors_gets_them_without_embedding_its_chunks_again(
