@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.catalog import TITLES, Catalog
+from assistant.catalog import TITLES, Catalog, lexical_text
 from assistant.documents import Document
 from assistant.embedders import Embedder
 from assistant.settings import Settings
@@ -94,6 +94,22 @@ def test_a_documents_names_are_its_title_and_the_similar_questions_it_carries() 
     # the "same matter?" check reads every name of the matter; the title order a document's own
     assert sorted(catalog.matter_titles("faq-fee")) == sorted([*catalog.names("guide-id"), *catalog.names("faq-fee")])
     assert catalog.all_names() == sorted({*catalog.names("guide-id"), *catalog.names("faq-fee"), "临时居民身份证申领"})
+
+
+def test_an_faqs_similar_questions_are_searched_by_words_too_a_guides_are_not() -> None:
+    """BM25 reads an FAQ's similar questions with its text (an FAQ is one short chunk, and a
+    citizen's words are often only there); a guide's many chunks are searched by their own words."""
+    faq = StoredChunk("faq-fee#0", "补领居民身份证的工本费是40元。", {
+        "doc_id": "faq-fee", "title": "身份证丢了补办要多少钱？", "kind": "faq", "chunk_no": 0,
+        "similar": "补办身份证得掏多少银子\n身份证丢了补办收费标准"})
+    guide = StoredChunk("guide-id#0", "居民身份证补领。", {
+        "doc_id": "guide-id", "title": "居民身份证补领", "kind": "guide", "chunk_no": 0, "similar": "身份证掉了咋整"})
+    other = StoredChunk("faq-time#0", "补领居民身份证一般在60日内办结。", {
+        "doc_id": "faq-time", "title": "补办身份证要多久？", "kind": "faq", "chunk_no": 0})
+    assert "补办身份证得掏多少银子" in lexical_text(faq) and "身份证掉了咋整" not in lexical_text(guide)
+    catalog = Catalog.build("c", [faq, guide, other])
+    assert [chunk_id for chunk_id, _ in catalog.lexical.search("银子", k=3)] == ["faq-fee#0"]
+    assert catalog.lexical.search("咋整", k=3) == []
 
 
 def indexed(settings: Settings, e5: Embedder, corpus: Path) -> tuple[Indexer, CountingEmbedder, list[Document]]:
