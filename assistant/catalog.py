@@ -266,9 +266,8 @@ def lexical_text(chunk: StoredChunk) -> str:
     meta = chunk.metadata
     label = " ".join(str(p) for p in (meta.get("chapter", ""), meta.get("section", "")) if p)
     text = embed_text(str(meta.get("title", "")), str(meta.get("kind", "")), label, chunk.text)
-    if meta.get("kind") == "faq":
-        text += "\n" + " ".join(similar_questions(meta))
-    return text
+    similar = similar_questions(meta) if meta.get("kind") == "faq" else []
+    return "\n".join([text, *similar]) if similar else text  # a benchmark's records carry none
 
 
 def _without_embedding(chunk: StoredChunk) -> StoredChunk:
