@@ -86,7 +86,9 @@ class Thresholds:
     # (`Evidence.in_passing`) was named in passing. On the dev half (session 12) 8 of 147 answers
     # from a wrong FAQ or guide read this close, all from a sibling FAQ of the right matter; the
     # particular-things check refused 3 answerable questions this close (房东不肯签, 押金要好几万)
-    # and no must-refuse or held-out one
+    # and no must-refuse or held-out one. Session 15, the similar questions read too: against the
+    # titles alone (one-off) the dev half gave 505 passing against 506, 3 false refusals against 2,
+    # the same refusals and 206 held-out refusals against 205; 0.95 with them, 505 and 3
     title_sure: float = 0.945
     # and at least this close to one of them with the titles embedded as queries (the model's
     # symmetric mode, `ExtractiveAnswerer.query_titles`): a second reading of the same check. Once
@@ -99,7 +101,9 @@ class Thresholds:
     # too (held-out refusals 195 -> 166 of 330 at 0.912); the dev sweep 0.92 / 0.925 / 0.9275 / 0.93
     # gave 494 / 497 / 497 / 495 passing, 118 / 121 / 121 / 121 refusals of 130, 3 / 4 / 4 / 6
     # false refusals of 418 and 183 / 198 / 208 / 216 held-out refusals: 0.925, the best passing
-    # with a margin before false refusals rise
+    # with a margin before false refusals rise. Chosen with the similar questions: a corpus whose
+    # FAQs and guides carry none reads farther from its titles and is refused more (run `eval
+    # thresholds` and `eval run --title-query-floor` on such a corpus's own questions)
     title_query_floor: float = 0.925
     max_age_years: int = 15  # sources older than this carry a freshness warning
 
@@ -286,7 +290,7 @@ class ExtractiveAnswerer:
     def _on_the_matter(self, resolved: Query, found: Retrieved, doc_id: str, by_title: bool = True) -> bool:
         """Whether the document an answer would come from is on the matter asked about: by the
         words (`_worded_on_the_matter`), and, for an FAQ or a guide, by how the question reads
-        beside the titles of its matter (`Catalog.matter_titles`): at least
+        beside the titles of its matter (`Catalog.family_names`): at least
         `Thresholds.title_floor` close to one of them as passages, and `Thresholds.title_query_floor`
         as queries. Not `by_title` for the step guide a life-event checklist led to: the
         checklist's own rules found the question on that step (a long story about a lay-off
@@ -322,7 +326,7 @@ class ExtractiveAnswerer:
         if reader is None or catalog is None or entry is None or entry.kind not in TITLED_KINDS:
             return None
         saved = catalog.title_queries if reader.as_queries else catalog.title_vectors
-        return reader.closeness(found.vector, catalog.matter_titles(doc_id), saved)
+        return reader.closeness(found.vector, catalog.family_names(doc_id), saved)
 
     def _resolve_follow_up(self, query: Query, history: tuple[str, ...]) -> Query:
         """A question is asked about the previous question's matter when it is anaphoric

@@ -2,8 +2,8 @@
 
 `data/index/<collection>/` holds the manifest (which documents, with which content hash, made which
 chunks), every chunk's text and metadata, the BM25 index over the same chunks and the documents'
-titles embedded by the index's embedder, as passages (for the answerer's "same matter?" check) and as
-queries (for retrieval's title order). It is written
+names — titles and similar questions (`Catalog.names`) — embedded by the index's embedder, as passages
+(for the answerer's "same matter?" check) and as queries (for retrieval's title order). It is written
 to a temporary folder and renamed into place before the generation is switched in, so a reader
 finds either a complete catalog or none. When it is missing (a Chroma server indexed from another
 host, or a crash after the switch), it is rebuilt from the collection itself.
@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -47,10 +48,11 @@ class Catalog:
     documents: dict[str, DocEntry]
     chunks: dict[str, StoredChunk]
     lexical: LexicalIndex
-    # the documents' titles embedded as passages by the index's embedder, title → unit vector
-    # (`assistant.titles`); empty for a catalog rebuilt from the collection
+    # the documents' names (titles and similar questions, `names`) embedded as passages by the
+    # index's embedder, name → unit vector (`assistant.titles`); empty for a catalog rebuilt from
+    # the collection
     title_vectors: dict[str, np.ndarray] = field(default_factory=dict)
-    # the same titles embedded as queries (the model's symmetric mode), for retrieval's title order
+    # the same names embedded as queries (the model's symmetric mode), for retrieval's title order
     title_queries: dict[str, np.ndarray] = field(default_factory=dict)
 
     @classmethod
@@ -120,8 +122,9 @@ class Catalog:
                  for doc_id, entry in self.documents.items()}
         return {doc_id: " ".join(heads[d] for d in family) for doc_id, family in self.matter_families.items()}
 
-    def matter_titles(self, doc_id: str) -> list[str]:
-        """The `names` of a document's `matter_families` (none for an unknown document)."""
+    def family_names(self, doc_id: str) -> list[str]:
+        """The `names` (titles and similar questions) of a document's `matter_families` (none for an
+        unknown document); `matter_names` is their titles and tags as one text."""
         return [name for d in self.matter_families.get(doc_id, ()) for name in self.names(d)]
 
     def names(self, doc_id: str) -> list[str]:
@@ -209,15 +212,16 @@ def read_manifest(root: Path, collection: str) -> dict[str, DocEntry]:
         raise StoreError(f"cannot read the index manifest {path}: {exc}") from exc
 
 
-def has_title_vectors(root: Path, collection: str) -> bool:
-    """Whether `collection`'s catalog was written with its title vectors, as passages and as
-    queries (an index from before them was not)."""
-    path = root / collection / TITLES
+def has_title_vectors(root: Path, collection: str, names: Iterable[str]) -> bool:
+    """Whether `collection`'s catalog was written with vectors for every one of `names` (titles and
+    similar questions), as passages and as queries: an index from before them, or a catalog rebuilt
+    from a Chroma server (saved with none), was not."""
     try:
-        with np.load(path, allow_pickle=False) as saved:
-            return "queries" in saved.files
-    except (OSError, ValueError):
+        passages, queries = read_title_vectors(root, collection)
+    except StoreError:
         return False
+    wanted = {name for name in names if name.strip()}
+    return wanted <= passages.keys() and wanted <= queries.keys()
 
 
 def read_title_vectors(root: Path, collection: str) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:

@@ -46,15 +46,17 @@ class Document:
     @property
     def content_hash(self) -> str:
         """Hash of everything that ends up in the index; a changed hash means re-embed."""
+        content: dict[str, Any] = {
+            "title": self.title,
+            "kind": self.kind,
+            "body": self.body,
+            "meta": self.citation_metadata(),
+            "extra": self.extra,
+        }
+        if self.similar:  # a document without them keeps the hash it had before they existed
+            content["similar"] = list(self.similar)
         payload = json.dumps(
-            {
-                "title": self.title,
-                "kind": self.kind,
-                "body": self.body,
-                "meta": self.citation_metadata(),
-                "similar": list(self.similar),
-                "extra": self.extra,
-            },
+            content,
             ensure_ascii=False,
             sort_keys=True,
             default=str,

@@ -1,7 +1,9 @@
 """How close a question reads to the titles the corpus gives a matter.
 
 A document's title states its matter in a line ("临时居民身份证申领", "社保卡丢了怎么办？"), and so
-do the titles of the FAQs resting on its guide. A question on that matter reads close to one of
+do the titles of the FAQs resting on its guide and the similar questions each carries ("社保卡丢了，
+咋补一张？": `Catalog.names`; the vectors below are keyed by the text, title or question alike). A
+question on that matter reads close to one of
 them; a question on a neighbouring matter the corpus lacks (a temporary ID card, with only the
 renewal guide left) reads close to none, however many words it shares with the guide's text.
 The answerer uses this as its semantic "same matter?" check (`Thresholds.title_floor`).

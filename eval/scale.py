@@ -164,6 +164,7 @@ class IndexGrower:
             number = len(documents)
             documents.append(Document(
                 doc_id=f"synthetic-{self.seed}-{number:06d}", title=f"{source.title}（合成{number}）", kind="guide",
+                similar=source.similar,  # as many names to read as the corpus's guides (vectors: the source's)
                 body="\n\n".join(sections), source_path="synthetic", department=source.department,
                 region=source.region, effective_date=source.effective_date, sample=True))
             sources += picked

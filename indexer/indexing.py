@@ -95,9 +95,12 @@ class Indexer:
             unchanged = [i for i, d in current.items() if i in previous and previous[i].doc_hash == d.content_hash]
             removed = [i for i in previous if i not in current]
             counts = dict(added=len(added), updated=len(updated), removed=len(removed), unchanged=len(unchanged))
-            # nothing changed: nothing is written (an index from before title vectors gets them in a
-            # new generation, its chunks copied)
-            if live and not rebuild and not (added or updated or removed) and has_title_vectors(self.catalog_root, live):
+            # nothing changed: nothing is written (an index without vectors for every title and
+            # similar question — from before them, or its catalog rebuilt from a Chroma server —
+            # gets them in a new generation, its chunks copied)
+            names = [name for doc in documents for name in (doc.title, *doc.similar)]
+            if (live and not rebuild and not (added or updated or removed)
+                    and has_title_vectors(self.catalog_root, live, names)):
                 return self._summary(live, counts, started, switched=False)
 
             to_embed = list(current.values()) if rebuild else added + updated

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from assistant.documents import Document
 from assistant.errors import LoadError
@@ -40,6 +40,14 @@ class FrontMatter(BaseModel):
     sample: bool
     tags: list[str] = Field(default_factory=list)
     similar: list[SimilarQuestion] = Field(default_factory=list, max_length=MAX_SIMILAR)
+
+    @model_validator(mode="after")
+    def _similar_on_one_matter(self) -> FrontMatter:
+        """Similar questions ask for one matter: an FAQ's or a guide's (a law's or a checklist's
+        title covers many, and the "same matter?" check does not read them)."""
+        if self.similar and self.kind not in ("faq", "guide"):
+            raise ValueError(f"similar questions belong to an faq or a guide, not a {self.kind}")
+        return self
 
 
 def parse_corpus_markdown(path: Path, text: str, source: str) -> Document:

@@ -583,7 +583,7 @@ def test_a_similar_question_the_guide_carries_is_read_as_one_of_its_matters_titl
     found = extractive.retriever.search(extractive.normalizer.normalize(question))
     doc_id = found.passages[0].doc_id
     assert doc_id in ("guide-idcard-replace", "faq-idcard-lost-fee") and found.catalog is not None
-    names = found.catalog.matter_titles(doc_id)
+    names = found.catalog.family_names(doc_id)
     titles_alone = extractive.titles.closeness(found.vector, [name for name in names if name != similar])
     with_similar = extractive._title_closeness(found, doc_id)
     assert similar in names and titles_alone is not None and with_similar is not None

@@ -117,8 +117,12 @@ def test_missing_catalog_is_rebuilt_from_chroma(make_settings: Callable[..., Set
 
     shutil.rmtree(settings.index_dir / summary.collection)
     again = indexer.run(load(tiny_corpus))
-    assert not again.switched and again.unchanged == 4
-    assert (settings.index_dir / summary.collection / "manifest.json").exists()
+    # the rebuilt catalog has the manifest and chunks but no title vectors: a new generation gets
+    # them, its chunks copied, none embedded again
+    assert again.switched and again.unchanged == 4 and again.chunks_embedded == 0
+    assert again.chunks_copied == summary.chunks_embedded
+    assert (settings.index_dir / again.collection / "manifest.json").exists()
+    assert not indexer.run(load(tiny_corpus)).switched  # and then nothing changed
 
 
 def test_leftovers_of_an_interrupted_run_are_removed(make_settings: Callable[..., Settings], e5: Embedder, tiny_corpus: Path) -> None:

@@ -148,4 +148,20 @@ def test_similar_questions_load_as_lines_and_bad_ones_are_refused_with_the_reaso
     reasons = {p.path.name: p.reason for p in result.problems}
     assert set(reasons) == {"newline.md", "many.md", "number.md"}
     assert all("invalid front matter: similar" in reason for reason in reasons.values())
+    policy = GUIDE_IDCARD.replace("guide-idcard-replace", "law-x").replace("kind: guide", "kind: policy")
+    write(tmp_path / "more" / "policy.md", policy.replace("tags: [", 'similar: ["身份证法讲了啥"]\ntags: ['))
+    (problem,) = load_paths([tmp_path / "more"], root=tmp_path).problems
+    assert "similar questions belong to an faq or a guide, not a policy" in problem.reason
 
+
+def test_a_document_without_similar_questions_keeps_the_hash_it_had_before_they_existed(tiny_corpus: Path) -> None:
+    """Hashes decide what is embedded again and fingerprint the benchmarks the ranker was fitted on
+    (`assistant/data/ranker.json`): the field's arrival must not change any document without it.
+    The hashes below are session 14's code's (70e349e) for the test corpus."""
+    hashes = {d.doc_id: d.content_hash for d in load_paths([tiny_corpus], root=tiny_corpus).documents}
+    assert hashes == {
+        "faq-idcard-lost-fee": "0589b4d7e2141ff061be9524663da4c8d46908c4",
+        "guide-idcard-replace": "d54fa9c20265271f0f9ef8fac351a5a77a38e541",
+        "guide-unemployment-benefit": "2a4ff0b9beebaf3fd23a3d9e77e1e0a19b4a1aa9",
+        "law-resident-id-card": "d77cecc0fbc58be376c985dc29740afb805a7c77",
+    }

@@ -2,12 +2,15 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import numpy as np
 import pytest
 
-from assistant.catalog import similar_questions
 from assistant.bundles import BundleGuide
+from assistant.catalog import Catalog, similar_questions
+from assistant.documents import Scalar
 from assistant.embedders import Embedder, create_embedder
 from assistant.errors import ConfigError, StoreError
 from assistant.lexicon import DialectEntry
@@ -15,6 +18,7 @@ from assistant.query import QueryNormalizer
 from assistant.ranker import LearnedRanker
 from assistant.retrieval import TITLE_ORDER_DEPTH, Filters, FusionWeights, HybridRetriever, order_by_title
 from assistant.settings import Settings
+from assistant.store import StoredChunk
 from assistant.titles import TitleVectors
 from indexer.indexing import Indexer
 from indexer.loaders import load_paths
@@ -229,6 +233,32 @@ def test_the_title_order_fuses_the_ranks_with_the_titles_ranks() -> None:
     assert ids(order_by_title(four[:2], [0.85, 0.85])) == ["a", "b"]  # a tie keeps the order
     assert ids(order_by_title(four[:3], [0.90, 0.80, 0.70])) == ["a", "b", "c"]
     assert order_by_title([], []) == []
+
+
+def test_the_title_order_reads_a_title_with_its_documents_similar_questions(e5: Embedder) -> None:
+    """A passage's title closeness is the closest of its title and its document's similar questions
+    (hand-made unit vectors, saved as the indexer saves them: nothing is embedded)."""
+    def unit(*values: float) -> np.ndarray:
+        vector = np.array(values, dtype=np.float32)
+        return vector / np.linalg.norm(vector)
+
+    def metadata(doc_id: str, title: str, similar: str = "") -> dict[str, Scalar]:
+        return {"doc_id": doc_id, "title": title, "kind": "faq", "chunk_no": 0, "similar": similar}
+
+    found = {f"{d}#0": (f"{d}的内容", metadata(d, f"{d}的标题")) for d in "abcd"}
+    found["b#0"] = ("b的内容", metadata("b", "b的标题", "b的问法"))
+    catalog = Catalog.build("c", [StoredChunk(chunk_id, text, meta) for chunk_id, (text, meta) in found.items()])
+    question = unit(1, 0, 0)
+    catalog.title_queries = {"a的标题": unit(0.2, 1, 0), "b的标题": unit(0.3, 1, 0), "c的标题": unit(0.5, 1, 0),
+                             "d的标题": unit(0.6, 1, 0), "b的问法": unit(1, 0.1, 0)}
+    ranked = [("a#0", 0.4), ("b#0", 0.3), ("c#0", 0.2), ("d#0", 0.1)]
+    reader = SimpleNamespace(titles=TitleVectors(e5, as_queries=True))
+    ordered = HybridRetriever._title_order(cast(HybridRetriever, reader), ranked, found, catalog, list(question))
+    assert [chunk_id for chunk_id, _ in ordered] == ["b#0", "a#0", "c#0", "d#0"]  # b's similar question reads closest
+    assert dict(ordered) == dict(ranked)  # each keeps its score
+    found["b#0"] = ("b的内容", metadata("b", "b的标题"))  # without it b's title reads far: a stays first
+    unordered = HybridRetriever._title_order(cast(HybridRetriever, reader), ranked, found, catalog, list(question))
+    assert [chunk_id for chunk_id, _ in unordered][0] == "a#0"
 
 
 def test_the_title_order_reorders_the_best_passages_and_keeps_their_scores(

@@ -1,3 +1,4 @@
+import shutil
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -69,10 +70,10 @@ def test_the_titles_of_a_matter_are_the_documents_its_faqs_and_its_guide_share()
         chunk("guide-temp", "临时居民身份证申领", "guide"),
     ])
     family = ["居民身份证补领", "身份证丢了补办要多少钱？", "补办身份证要多久？"]
-    assert sorted(catalog.matter_titles("faq-fee")) == sorted(family)  # its guide, and the guide's other FAQ
-    assert sorted(catalog.matter_titles("guide-id")) == sorted(family)
-    assert catalog.matter_titles("guide-temp") == ["临时居民身份证申领"]
-    assert catalog.matter_titles("unknown") == []
+    assert sorted(catalog.family_names("faq-fee")) == sorted(family)  # its guide, and the guide's other FAQ
+    assert sorted(catalog.family_names("guide-id")) == sorted(family)
+    assert catalog.family_names("guide-temp") == ["临时居民身份证申领"]
+    assert catalog.family_names("unknown") == []
     assert "补办身份证要多久？" in catalog.matter_names["faq-fee"] and "临时" not in catalog.matter_names["faq-fee"]
 
 
@@ -92,7 +93,7 @@ def test_a_documents_names_are_its_title_and_the_similar_questions_it_carries() 
     assert catalog.names("faq-fee") == ["身份证丢了补办要多少钱？", "补身份证收费吗"]  # blank lines are no names
     assert catalog.names("guide-temp") == ["临时居民身份证申领"] and catalog.names("unknown") == []
     # the "same matter?" check reads every name of the matter; the title order a document's own
-    assert sorted(catalog.matter_titles("faq-fee")) == sorted([*catalog.names("guide-id"), *catalog.names("faq-fee")])
+    assert sorted(catalog.family_names("faq-fee")) == sorted([*catalog.names("guide-id"), *catalog.names("faq-fee")])
     assert catalog.all_names() == sorted({*catalog.names("guide-id"), *catalog.names("faq-fee"), "临时居民身份证申领"})
 
 
@@ -181,6 +182,29 @@ def test_an_index_from_before_title_vectors_gets_them_without_embedding_its_chun
     assert set(catalog.title_vectors) == titles and set(catalog.title_queries) == titles
 
 
+def test_a_catalog_rebuilt_without_vectors_gets_them_at_the_next_run_without_embedding_its_chunks(
+        make_settings: Callable[..., Settings], e5: Embedder, tiny_corpus: Path) -> None:
+    """A catalog rebuilt from a Chroma server is saved with no name vectors: the next run, with
+    nothing changed, writes a generation that has them (else every title order would embed them)."""
+    settings = make_settings()
+    write(tiny_corpus / "guides" / "guide-idcard-replace.md", GUIDE_IDCARD.replace("tags: [", 'similar: ["身份证丢了咋补办？"]\ntags: ['))
+    indexer, counting, documents = indexed(settings, e5, tiny_corpus)
+    old = indexer.store.require_live(indexer.index_key)
+    shutil.rmtree(settings.index_dir / old)
+    rebuilt = Catalog.open(settings.index_dir, indexer.store, old)  # as a reader on another host does
+    assert rebuilt.title_vectors == {} and rebuilt.names("guide-idcard-replace")[-1] == "身份证丢了咋补办？"
+    counting.embedded.clear()
+    indexer.run(documents)
+    live = indexer.store.require_live(indexer.index_key)
+    names = {doc.title for doc in documents} | {"身份证丢了咋补办？"}
+    assert live != old and sorted(counting.embedded) == sorted([*names, *names])  # names only, no chunk
+    catalog = Catalog.load(settings.index_dir, live)
+    assert set(catalog.title_vectors) == names and set(catalog.title_queries) == names
+    counting.embedded.clear()
+    indexer.run(documents)  # and then nothing changed at all
+    assert counting.embedded == [] and indexer.store.require_live(indexer.index_key) == live
+
+
 def test_an_index_from_before_title_queries_gets_them_and_keeps_its_passage_vectors(
         make_settings: Callable[..., Settings], e5: Embedder, tiny_corpus: Path) -> None:
     settings = make_settings()
@@ -208,8 +232,8 @@ def test_unreadable_title_vectors_leave_the_catalog_readable_and_are_embedded_wh
     assert catalog.title_vectors == {} and set(catalog.documents) == {doc.doc_id for doc in documents}
     counting.embedded.clear()
     closeness = TitleVectors(counting).closeness(e5.embed_query("身份证丢了怎么补办"),
-                                                 catalog.matter_titles("guide-idcard-replace"), catalog.title_vectors)
-    assert closeness is not None and sorted(counting.embedded) == sorted(catalog.matter_titles("guide-idcard-replace"))
+                                                 catalog.family_names("guide-idcard-replace"), catalog.title_vectors)
+    assert closeness is not None and sorted(counting.embedded) == sorted(catalog.family_names("guide-idcard-replace"))
     counting.embedded.clear()
     as_queries = TitleVectors(counting, as_queries=True).each_closeness(e5.embed_query("身份证丢了怎么补办"),
                                                                         ["居民身份证补领"], catalog.title_queries)
