@@ -209,6 +209,42 @@ def corpus_stats(
         sys.stdout.write(json.dumps(stats, ensure_ascii=False) + "\n")
 
 
+@corpus_app.command("similar")
+def corpus_similar(
+    limit: Annotated[int, typer.Option(help="Rows to print, largest margin first.")] = 30,
+    as_json: Annotated[bool, typer.Option("--json", help="Also print one JSON object on the last line.")] = False,
+) -> None:
+    """Similar questions that read closer to another matter's title or similar question than to any
+    of their own matter's, in the live index (run `zhengwu index` first): what to reword before
+    the title order and the title checks take them for that matter."""
+    from assistant.catalog import Catalog
+    from assistant.store import ChromaStore
+    from assistant.titles import crossing_names
+    from indexer.reindex import index_key
+
+    settings = _settings()
+    try:
+        store = ChromaStore.connect(settings)
+        catalog = Catalog.open(settings.index_dir, store, store.require_live(index_key(settings)))
+    except ZhengwuError as exc:
+        errors.print(f"[red]cannot read the index:[/red] {exc}", soft_wrap=True)
+        raise typer.Exit(1) from exc
+    crossings = crossing_names(catalog)
+    questions = sum(len(catalog.names(doc_id)) - 1 for doc_id in catalog.documents)
+    table = Table(title=f"{len(crossings)} of {questions} similar questions read closer to another matter")
+    for column in ("document", "similar question", "reads closer to", "margin"):
+        table.add_column(column, justify="right" if column == "margin" else "left")
+    for crossing in crossings[:limit]:
+        table.add_row(crossing.doc_id, crossing.question, f"{crossing.other_doc_id}: {crossing.other_name}",
+                      f"{crossing.margin:.3f}")
+    console.print(table)
+    if as_json:
+        summary = {"similar_questions": questions, "crossing": len(crossings),
+                   "rows": [{"doc_id": c.doc_id, "question": c.question, "other_doc_id": c.other_doc_id,
+                             "other_name": c.other_name, "margin": round(c.margin, 4)} for c in crossings[:limit]]}
+        sys.stdout.write(json.dumps(summary, ensure_ascii=False) + "\n")
+
+
 def main() -> None:  # pragma: no cover - console entry
     app()
 

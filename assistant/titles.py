@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
+from assistant.catalog import Catalog
 from assistant.embedders import Embedder
 
 CAPACITY = 50_000  # titles kept; the cache starts afresh beyond it (a corpus re-titled many times over)
@@ -65,3 +67,53 @@ class TitleVectors:
                     self._vectors = {}
                 self._vectors.update(embedded)
         return known
+
+
+@dataclass(frozen=True)
+class Crossing:
+    """A similar question that reads closer to another matter's name than to any other name of its
+    own matter: the title order and the title checks may take it for that matter."""
+
+    doc_id: str
+    question: str
+    own_closeness: float  # to the closest other name of its own matter (`Catalog.family_names`)
+    other_doc_id: str
+    other_name: str
+    other_closeness: float
+
+    @property
+    def margin(self) -> float:
+        return self.other_closeness - self.own_closeness
+
+
+def crossing_names(catalog: Catalog) -> list[Crossing]:
+    """Every similar question of `catalog` that crosses into another matter (`Crossing`), read with
+    the vectors the indexer saved as queries (the title order's reading; nothing is embedded),
+    largest margin first. A staff check before similar questions go live."""
+    names = [name for name in catalog.title_queries if name.strip()]
+    if not names:
+        return []
+    matrix = np.stack([catalog.title_queries[name] for name in names])
+    owners: dict[str, set[str]] = {}
+    for doc_id in catalog.documents:
+        for name in catalog.names(doc_id):
+            owners.setdefault(name, set()).add(doc_id)
+    position = {name: i for i, name in enumerate(names)}
+    crossings = []
+    for doc_id in catalog.documents:
+        family = set(catalog.matter_families.get(doc_id, ()))
+        own = np.array([bool(owners.get(name, set()) & family) for name in names])
+        for question in catalog.names(doc_id)[1:]:
+            if question not in position:
+                continue
+            closeness = matrix @ catalog.title_queries[question]
+            mine = own.copy()
+            mine[position[question]] = False
+            if not mine.any() or own.all():
+                continue
+            other = int(np.argmax(np.where(own, -np.inf, closeness)))
+            if closeness[other] > closeness[mine].max():
+                name = names[other]
+                crossings.append(Crossing(doc_id, question, float(closeness[mine].max()), sorted(owners[name])[0],
+                                          name, float(closeness[other])))
+    return sorted(crossings, key=lambda c: -c.margin)

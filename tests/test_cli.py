@@ -113,3 +113,24 @@ def test_corpus_stats_json_is_the_last_line() -> None:
     assert stats["guide"] >= 60 and stats["faq"] >= 150 and stats["bundle"] >= 6 and stats["policy"] >= 18
     assert stats["glossary"] >= 200 and stats["dialect"] >= 300
     assert stats["eval_questions"] >= 250 and stats["eval_must_refuse"] >= 40 and stats["skipped_files"] == 0
+
+
+def test_corpus_similar_reports_a_similar_question_that_reads_as_another_matter(tmp_path: Path, tiny_corpus: Path) -> None:
+    guide = tiny_corpus / "guides" / "guide-unemployment-benefit.md"
+    crossing, fitting = "身份证丢了补办要多少钱", "被裁员了怎么领失业金"
+    guide.write_text(guide.read_text("utf-8").replace("sample: true\n", f'sample: true\nsimilar: ["{crossing}", "{fitting}"]\n', 1),
+                     "utf-8")
+    env = env_for(tmp_path, tiny_corpus)
+    assert runner.invoke(app, ["index"], env=env).exit_code == 0
+    result = runner.invoke(app, ["corpus", "similar", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output.strip().splitlines()[-1])
+    assert report["similar_questions"] == 2 and report["crossing"] == 1
+    (row,) = report["rows"]  # worded as the ID card's FAQ: it reads as that matter, not its own
+    assert (row["doc_id"], row["question"]) == ("guide-unemployment-benefit", crossing)
+    assert row["other_doc_id"] in ("faq-idcard-lost-fee", "guide-idcard-replace") and row["margin"] > 0
+
+
+def test_corpus_similar_without_an_index_is_a_clear_error(tmp_path: Path, tiny_corpus: Path) -> None:
+    result = runner.invoke(app, ["corpus", "similar"], env=env_for(tmp_path, tiny_corpus))
+    assert result.exit_code == 1 and "cannot read the index" in result.output

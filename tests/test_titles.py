@@ -11,7 +11,7 @@ from assistant.documents import Document
 from assistant.embedders import Embedder
 from assistant.settings import Settings
 from assistant.store import ChromaStore, StoredChunk
-from assistant.titles import TitleVectors
+from assistant.titles import TitleVectors, crossing_names
 from indexer.indexing import Indexer
 from indexer.loaders import load_paths
 from indexer.splitter import Splitter
@@ -111,6 +111,30 @@ def test_an_faqs_similar_questions_are_searched_by_words_too_a_guides_are_not() 
     catalog = Catalog.build("c", [faq, guide, other])
     assert [chunk_id for chunk_id, _ in catalog.lexical.search("银子", k=3)] == ["faq-fee#0"]
     assert catalog.lexical.search("咋整", k=3) == []
+
+
+def test_a_similar_question_crosses_only_into_another_matter_not_into_its_own_faqs() -> None:
+    def unit(*values: float) -> np.ndarray:
+        vector = np.array(values, dtype=np.float32)
+        return vector / np.linalg.norm(vector)
+
+    def chunk(doc_id: str, title: str, kind: str, rests_on: str = "", similar: str = "") -> StoredChunk:
+        return StoredChunk(f"{doc_id}#0", title, {"doc_id": doc_id, "title": title, "kind": kind, "chunk_no": 0,
+                                                  "rests_on": rests_on, "similar": similar})
+
+    catalog = Catalog.build("c", [
+        chunk("guide-id", "居民身份证补领", "guide", similar="身份证丢了咋补\n补身份证要钱不"),
+        chunk("faq-fee", "身份证丢了补办要多少钱？", "faq", "guide-id#收费标准"),
+        chunk("guide-temp", "临时居民身份证申领", "guide"),
+    ])
+    catalog.title_queries = {"居民身份证补领": unit(1, 0.5, 0), "身份证丢了咋补": unit(0.2, 1, 0),
+                             "补身份证要钱不": unit(0, 0.1, 1), "身份证丢了补办要多少钱？": unit(0, 0, 1),
+                             "临时居民身份证申领": unit(0, 1, 0)}
+    (crossing,) = crossing_names(catalog)  # 补身份证要钱不 reads as its own FAQ: the same matter
+    assert (crossing.doc_id, crossing.question, crossing.other_doc_id) == ("guide-id", "身份证丢了咋补", "guide-temp")
+    assert crossing.other_closeness > crossing.own_closeness and crossing.margin == pytest.approx(
+        float(unit(0.2, 1, 0) @ unit(0, 1, 0) - unit(0.2, 1, 0) @ unit(1, 0.5, 0)))
+    assert crossing_names(Catalog.build("c", [chunk("guide-temp", "临时居民身份证申领", "guide")])) == []
 
 
 def indexed(settings: Settings, e5: Embedder, corpus: Path) -> tuple[Indexer, CountingEmbedder, list[Document]]:
