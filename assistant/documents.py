@@ -39,7 +39,7 @@ class Document:
     sample: bool = False
     tags: tuple[str, ...] = ()
     # other ways a citizen asks for this document (相似问法: an FAQ's or a guide's), read beside its
-    # title by the title order and the "same matter?" check (`Catalog.names`)
+    # title by the title order and the title checks (`Catalog.names`), and an FAQ's by BM25 too
     similar: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
