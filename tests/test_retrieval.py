@@ -227,9 +227,12 @@ def test_the_title_order_fuses_the_ranks_with_the_titles_ranks() -> None:
         return [item for item, _ in ranked]
 
     four = [("a", 0.4), ("b", 0.3), ("c", 0.2), ("d", 0.1)]
-    # the second reads closest and overtakes the first, which reads farthest (1/11 + 0.5/10 > 1/10 +
-    # 0.5/13); the fourth reads closer than the third but one title rank does not make up one rank
-    assert order_by_title(four, [0.70, 0.95, 0.80, 0.90]) == [("b", 0.3), ("a", 0.4), ("c", 0.2), ("d", 0.1)]
+    # the second reads closest and overtakes the first, which reads farthest (1/11 + 1/10 > 1/10 +
+    # 1/13); the fourth, second closest, passes the third, third closest (1/13 + 1/11 > 1/12 + 1/12):
+    # the two orders weigh the same
+    assert order_by_title(four, [0.70, 0.95, 0.80, 0.90]) == [("b", 0.3), ("a", 0.4), ("d", 0.1), ("c", 0.2)]
+    # the fourth, third closest, stays behind the third, second closest
+    assert ids(order_by_title(four, [0.70, 0.95, 0.90, 0.80])) == ["b", "a", "c", "d"]
     assert ids(order_by_title(four[:2], [0.85, 0.85])) == ["a", "b"]  # a tie keeps the order
     assert ids(order_by_title(four[:3], [0.90, 0.80, 0.70])) == ["a", "b", "c"]
     assert order_by_title([], []) == []
@@ -254,7 +257,7 @@ def test_the_title_order_reads_a_title_with_its_documents_similar_questions(e5: 
     ranked = [("a#0", 0.4), ("b#0", 0.3), ("c#0", 0.2), ("d#0", 0.1)]
     reader = SimpleNamespace(titles=TitleVectors(e5, as_queries=True))
     ordered = HybridRetriever._title_order(cast(HybridRetriever, reader), ranked, found, catalog, list(question))
-    assert [chunk_id for chunk_id, _ in ordered] == ["b#0", "a#0", "c#0", "d#0"]  # b's similar question reads closest
+    assert [chunk_id for chunk_id, _ in ordered] == ["b#0", "a#0", "d#0", "c#0"]  # b's similar question reads closest
     assert dict(ordered) == dict(ranked)  # each keeps its score
     found["b#0"] = ("b的内容", metadata("b", "b的标题"))  # without it b's title reads far: a stays first
     unordered = HybridRetriever._title_order(cast(HybridRetriever, reader), ranked, found, catalog, list(question))
