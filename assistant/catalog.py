@@ -125,19 +125,22 @@ class Catalog:
     def family_names(self, doc_id: str) -> list[str]:
         """The `names` (titles and similar questions) of a document's `matter_families` (none for an
         unknown document); `matter_names` is their titles and tags as one text."""
-        return [name for d in self.matter_families.get(doc_id, ()) for name in self.names(d)]
+        return [name for d in self.matter_families.get(doc_id, ()) for name in self._names[d]]
 
     def names(self, doc_id: str) -> list[str]:
         """What a document is called: its title, then the similar questions it carries (相似问法:
         "身份证丢了咋补" beside 居民身份证补领); none for an unknown document."""
-        entry = self.documents.get(doc_id)
-        if entry is None:
-            return []
-        return [entry.title, *similar_questions(self.first_metadata(doc_id))]
+        return list(self._names.get(doc_id, ()))
+
+    @cached_property
+    def _names(self) -> dict[str, tuple[str, ...]]:
+        """Every document's `names`, read once per catalog (the title checks ask per question)."""
+        return {doc_id: (entry.title, *similar_questions(self.first_metadata(doc_id)))
+                for doc_id, entry in self.documents.items()}
 
     def all_names(self) -> list[str]:
         """Every document's `names`, each once, sorted: what the indexer embeds as titles."""
-        return sorted({name for doc_id in self.documents for name in self.names(doc_id) if name.strip()})
+        return sorted({name for names in self._names.values() for name in names if name.strip()})
 
     @classmethod
     def rebuild_from_store(cls, store: ChromaStore, collection: str) -> Catalog:

@@ -44,6 +44,12 @@ class Document:
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
+    def names(self) -> tuple[str, ...]:
+        """What the document is called: its title, then its similar questions (`Catalog.names` reads
+        the same from an index's chunks)."""
+        return (self.title, *self.similar)
+
+    @property
     def content_hash(self) -> str:
         """Hash of everything that ends up in the index; a changed hash means re-embed."""
         content: dict[str, Any] = {

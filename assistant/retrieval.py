@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from assistant.catalog import Catalog, lexical_text, similar_questions
+from assistant.catalog import Catalog, lexical_text
 from assistant.documents import Scalar
 from assistant.embedders import Embedder
 from assistant.errors import ConfigError, StoreError
@@ -241,7 +241,8 @@ class HybridRetriever:
         titles = [str(found[chunk_id][1].get("title", "")) for chunk_id, _ in head]
         if not all(title.strip() for title in titles):
             return ranked
-        names = [[title, *similar_questions(found[chunk_id][1])] for title, (chunk_id, _) in zip(titles, head)]
+        names = [catalog.names(str(found[chunk_id][1].get("doc_id", ""))) or [title]
+                 for title, (chunk_id, _) in zip(titles, head)]
         flat = list(dict.fromkeys(name for each in names for name in each))
         closeness = dict(zip(flat, self.titles.each_closeness(vector, flat, catalog.title_queries)))
         best = [max(closeness[name] for name in each) for each in names]

@@ -103,13 +103,15 @@ def crossing_names(catalog: Catalog) -> list[Crossing]:
     for doc_id in catalog.documents:
         family = set(catalog.matter_families.get(doc_id, ()))
         own = np.array([bool(owners.get(name, set()) & family) for name in names])
+        if own.all():  # no other matter to cross into
+            continue
         for question in catalog.names(doc_id)[1:]:
             if question not in position:
                 continue
             closeness = matrix @ catalog.title_queries[question]
             mine = own.copy()
             mine[position[question]] = False
-            if not mine.any() or own.all():
+            if not mine.any():
                 continue
             other = int(np.argmax(np.where(own, -np.inf, closeness)))
             if closeness[other] > closeness[mine].max():

@@ -116,7 +116,7 @@ class IndexGrower:
         self.chunks = [chunk for chunks in self.chunks_of for chunk in chunks]
         self.vectors = embed_chunks(self.chunks, embedder, self.cache_dir, "corpus", settings.batch_size)
         # the indexer embeds them too: every title and similar question (`Catalog.all_names`)
-        self.titles = sorted({name for doc in documents for name in (doc.title, *doc.similar) if name.strip()})
+        self.titles = sorted({name for doc in documents for name in doc.names if name.strip()})
         self.title_vectors = embedder.encode(self.titles, is_query=False)
         self.title_queries = embedder.encode(self.titles, is_query=True)
         self._sentences = [_sentences(chunk.text) for chunk in self.chunks]

@@ -98,7 +98,7 @@ class Indexer:
             # nothing changed: nothing is written (an index without vectors for every title and
             # similar question — from before them, or its catalog rebuilt from a Chroma server —
             # gets them in a new generation, its chunks copied)
-            names = [name for doc in documents for name in (doc.title, *doc.similar)]
+            names = [name for doc in documents for name in doc.names]
             if (live and not rebuild and not (added or updated or removed)
                     and has_title_vectors(self.catalog_root, live, names)):
                 return self._summary(live, counts, started, switched=False)

@@ -260,7 +260,9 @@ def test_the_title_order_reads_a_title_with_its_documents_similar_questions(e5: 
     assert [chunk_id for chunk_id, _ in ordered] == ["b#0", "a#0", "d#0", "c#0"]  # b's similar question reads closest
     assert dict(ordered) == dict(ranked)  # each keeps its score
     found["b#0"] = ("b的内容", metadata("b", "b的标题"))  # without it b's title reads far: a stays first
-    unordered = HybridRetriever._title_order(cast(HybridRetriever, reader), ranked, found, catalog, list(question))
+    plain = Catalog.build("c", [StoredChunk(chunk_id, text, meta) for chunk_id, (text, meta) in found.items()])
+    plain.title_queries = catalog.title_queries
+    unordered = HybridRetriever._title_order(cast(HybridRetriever, reader), ranked, found, plain, list(question))
     assert [chunk_id for chunk_id, _ in unordered][0] == "a#0"
 
 
