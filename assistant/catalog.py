@@ -16,7 +16,7 @@ import logging
 import os
 import shutil
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -131,6 +131,16 @@ class Catalog:
         """What a document is called: its title, then the similar questions it carries (相似问法:
         "身份证丢了咋补" beside 居民身份证补领); none for an unknown document."""
         return list(self._names.get(doc_id, ()))
+
+    def withholding(self, doc_id: str, name: str) -> Catalog:
+        """This catalog as if `doc_id` did not carry the similar question `name` (its title stays):
+        for asking a document's similar questions back (`python -m eval asked-back`) without the
+        question reading as one of its own names."""
+        names = {d: tuple(n for i, n in enumerate(own) if i == 0 or d != doc_id or n != name)
+                 for d, own in self._names.items()}
+        withheld = replace(self)
+        withheld.__dict__["_names"] = names  # what `_names` would read, less the withheld question
+        return withheld
 
     @cached_property
     def _names(self) -> dict[str, tuple[str, ...]]:

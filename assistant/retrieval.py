@@ -11,6 +11,7 @@ it re-resolves and retries once. `as_langchain()` exposes it as a LangChain `Bas
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import logging
 import threading
@@ -182,6 +183,15 @@ class HybridRetriever:
 
     def live_catalog(self) -> Catalog:
         return self._current().catalog
+
+    def with_catalog(self, catalog: Catalog) -> HybridRetriever:
+        """A retriever over the same index that reads `catalog` for the live generation (names,
+        chunks, BM25): for evaluations that change what the catalog holds (`Catalog.withholding`).
+        It follows the live pointer no further: after a re-index it reads the next generation's."""
+        clone = copy.copy(self)
+        clone._live = _Live(self._current().collection, catalog)
+        clone._lock = threading.Lock()
+        return clone
 
     def _retrieve(self, query: Query, vector: list[float], second: list[float] | None, k: int,
                   filters: Filters | None) -> Retrieved:

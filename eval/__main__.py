@@ -476,6 +476,30 @@ def holdout(
     _emit({"split": split, **summary}, as_json)
 
 
+@app.command("asked-back")
+def asked_back(
+    limit: Annotated[int | None, typer.Option(min=1, help="Ask at most this many similar questions.")] = None,
+    threads: Threads = 1,
+    title_floor: TitleFloor = None,
+    title_query_floor: TitleQueryFloor = None,
+    as_json: AsJson = False,
+) -> None:
+    """The corpus's guides' similar questions asked back, each with itself withheld from its guide's
+    names: every one is answerable, so the share refused is a false-refusal rate the eval set was
+    never tuned on."""
+    from eval.asked_back import ask_back, print_asked_back, summarise
+
+    try:
+        _, extractive = _extractive_over("dev", None, threads)
+        _set_title_floor(extractive, title_floor, title_query_floor)
+        summary = summarise(ask_back(extractive, limit))
+    except ZhengwuError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    print_asked_back(summary)
+    _emit(summary, as_json)
+
+
 @app.command("plain")
 def plain(
     split: Annotated[str, typer.Option(help="dev, test or all (by need: sha1(need) % 2 == 0 is test).")] = "test",

@@ -1,0 +1,107 @@
+"""Similar questions asked back (eval/asked_back.py): a catalog withholding one similar question, a
+retriever reading that catalog, and the `python -m eval asked-back` command, over the tiny corpus
+(with the real lexicons) whose ID card guide carries similar questions."""
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from assistant.answering import ExtractiveAnswerer
+from assistant.catalog import Catalog
+from assistant.embedders import Embedder
+from assistant.service import Assistant
+from assistant.settings import Settings
+from assistant.store import StoredChunk
+from eval.__main__ import app
+from eval.asked_back import ask_back, summarise
+from tests.conftest import index_corpus
+from tests.test_holdout import write_corpus
+
+runner = CliRunner()
+GUIDE = "guide-idcard-replace"
+OWN = "身份证掉了，上哪儿再弄一张？"  # on the guide's matter
+CASE = "帮我查一下我的身份证办到哪一步了"  # one's own case: refused (personal_case)
+ADVICE = "明天买哪只股票能涨"  # out of scope: refused (advice)
+OTHER = "失业保险金怎么申领"  # put on the wrong guide: answered from another matter
+SIMILAR = [OWN, CASE, ADVICE, OTHER]
+
+
+def write_similar_corpus(root: Path) -> Path:
+    corpus = write_corpus(root)
+    guide = corpus / "guides" / f"{GUIDE}.md"
+    similar = json.dumps(SIMILAR, ensure_ascii=False)
+    guide.write_text(guide.read_text("utf-8").replace("tags: [", f"similar: {similar}\ntags: [", 1), "utf-8")
+    return corpus
+
+
+@pytest.fixture(scope="module")
+def extractive(tmp_path_factory: pytest.TempPathFactory, e5: Embedder) -> ExtractiveAnswerer:
+    root = tmp_path_factory.mktemp("asked-back")
+    corpus = write_similar_corpus(root / "corpus")
+    settings = Settings.from_environ({"ZHENGWU_DATA_DIR": str(root / "data"), "ZHENGWU_CORPUS_DIR": str(corpus)},
+                                     threads=1)
+    index_corpus(settings, e5, corpus)
+    answerer = Assistant.from_settings(settings).answerer
+    assert isinstance(answerer, ExtractiveAnswerer)
+    return answerer
+
+
+def test_a_catalog_withholding_a_similar_question_drops_it_from_that_document_only() -> None:
+    def chunk(doc_id: str, title: str, similar: str, rests_on: str = "") -> StoredChunk:
+        return StoredChunk(f"{doc_id}#0", "……", {"doc_id": doc_id, "title": title, "kind": "guide",
+                                                 "similar": similar, "rests_on": rests_on})
+
+    catalog = Catalog.build("c", [chunk("guide-a", "甲事项", "甲咋办\n乙咋办"),
+                                  chunk("faq-a", "甲多少钱", "乙咋办", rests_on="guide-a#收费标准")])
+    withheld = catalog.withholding("guide-a", "乙咋办")
+    assert withheld.names("guide-a") == ["甲事项", "甲咋办"]
+    assert withheld.names("faq-a") == ["甲多少钱", "乙咋办"]  # another document's own stays
+    assert withheld.family_names("guide-a") == ["甲多少钱", "乙咋办", "甲事项", "甲咋办"]
+    assert catalog.names("guide-a") == ["甲事项", "甲咋办", "乙咋办"]  # the catalog itself is unchanged
+    assert catalog.withholding("guide-a", "甲事项").names("guide-a")[0] == "甲事项"  # never the title
+
+
+def test_a_retriever_over_the_withholding_catalog_reads_it_and_the_question_reads_farther(
+        extractive: ExtractiveAnswerer) -> None:
+    retriever = extractive.retriever
+    live = retriever.live_catalog()
+    assert OWN in live.names(GUIDE)
+    withheld = retriever.with_catalog(live.withholding(GUIDE, OWN))
+    query = extractive.normalizer.normalize(OWN)
+    full, without = retriever.search(query), withheld.search(query)
+    assert OWN not in without.catalog.names(GUIDE) and OWN in retriever.live_catalog().names(GUIDE)
+    assert [p.chunk_id for p in without.passages] and without.vector == full.vector
+    near = extractive._title_closeness(full, GUIDE)
+    far = extractive._title_closeness(without, GUIDE)
+    assert near is not None and far is not None and near > far + 0.01  # it no longer reads as its own name
+
+
+def test_each_similar_question_is_asked_once_and_refusals_and_other_matters_are_counted(
+        extractive: ExtractiveAnswerer) -> None:
+    cases = ask_back(extractive)
+    assert [(c.doc_id, c.question) for c in cases] == [(GUIDE, q) for q in SIMILAR]  # guides only, in order
+    by_question = {c.question: c for c in cases}
+    assert not by_question[OWN].refused and by_question[OWN].on_matter
+    assert (by_question[CASE].refused, by_question[CASE].reason) == (True, "personal_case")
+    assert (by_question[ADVICE].refused, by_question[ADVICE].reason) == (True, "advice")
+    other = by_question[OTHER]
+    assert not other.refused and not other.on_matter and other.cited[0] == "guide-unemployment-benefit"
+    summary = summarise(cases)
+    assert (summary["n"], summary["guides"], summary["refusals"], summary["off_matter"]) == (4, 1, 2, 1)
+    assert (summary["refused"], summary["on_matter"]) == (0.5, 0.25)
+    assert len(ask_back(extractive, limit=2)) == 2
+
+
+def test_asked_back_command_prints_the_figures_and_json_last(tmp_path: Path) -> None:
+    corpus = write_similar_corpus(tmp_path / "corpus")
+    env = {"ZHENGWU_DATA_DIR": str(tmp_path / "data"), "ZHENGWU_CORPUS_DIR": str(corpus)}
+    result = runner.invoke(app, ["asked-back", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "similar questions asked back" in result.stdout and f"refused: {CASE}" in result.stdout
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (figures["n"], figures["refusals"], figures["off_matter"]) == (4, 2, 1)
+    assert figures["reasons"] == {"personal_case": 1, "advice": 1}
+    assert figures["off_matter_questions"] == [{"doc_id": GUIDE, "question": OTHER, "cited": ["guide-unemployment-benefit"]}]
+    assert runner.invoke(app, ["asked-back", "--limit", "0"], env=env).exit_code != 0
