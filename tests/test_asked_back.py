@@ -15,7 +15,7 @@ from assistant.service import Assistant
 from assistant.settings import Settings
 from assistant.store import StoredChunk
 from eval.__main__ import app
-from eval.asked_back import ask_back, summarise
+from eval.asked_back import STYLES, ask_back, styles_of, summarise
 from tests.conftest import index_corpus
 from tests.test_holdout import write_corpus
 
@@ -88,10 +88,17 @@ def test_each_similar_question_is_asked_once_and_refusals_and_other_matters_are_
     assert (by_question[ADVICE].refused, by_question[ADVICE].reason) == (True, "advice")
     other = by_question[OTHER]
     assert not other.refused and not other.on_matter and other.cited[0] == "guide-unemployment-benefit"
+    # four similar questions: styled by their place (standard, colloquial, elderly, search box)
+    assert [c.style for c in cases] == ["standard", "colloquial", "elderly", "search"]
+    assert by_question[OWN].rank == 0 and by_question[CASE].rank == 0  # retrieval finds the ID card's matter
+    assert by_question[OTHER].rank != 0  # the unemployment guide comes first
     summary = summarise(cases)
     assert (summary["n"], summary["guides"], summary["refusals"], summary["off_matter"]) == (4, 1, 2, 1)
     assert (summary["refused"], summary["on_matter"]) == (0.5, 0.25)
+    assert summary["per_style"]["colloquial"] == {"n": 1, "refused": 1.0, "top1": 1.0, "top5": 1.0}
+    assert summary["per_style"]["search"]["top1"] == 0.0 and summary["top1"] <= 0.75
     assert len(ask_back(extractive, limit=2)) == 2
+    assert styles_of(4) == STYLES and styles_of(3) == ("", "", "") and styles_of(0) == ()  # by place only for four
 
 
 def test_asked_back_command_prints_the_figures_and_json_last(tmp_path: Path) -> None:
