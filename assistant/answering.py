@@ -180,16 +180,16 @@ class ExtractiveAnswerer:
         # guide) or states nothing of what is asked ("多久之内去销户口" led to a transfer FAQ): the
         # next document may be the one. A refused first choice that was not the best-ranked document
         # (chosen by its summed passages: "车该年检了，咋弄？得带啥？" led past the inspection guide
-        # to the registration materials FAQ) gives way to the best-ranked document's matter only, a
+        # to the registration materials FAQ) gives way to the best-ranked document's matter only: a
         # sibling of a missing matter must not answer instead. Session 16 (`eval asked-back`): 18 -> 13
         # of 256 refused; `eval holdout --split dev` 206 -> 200 of 330 refused; `eval run --split dev` unchanged
         rest = [p for p in found.passages if p.doc_id != doc_id and p.doc_id not in first.cited_doc_ids]
         top = found.passages[0]
         if rest and (not first.refused or top.doc_id != doc_id or rest[0].score >= NEXT_DOCUMENT_SHARE * top.score):
             second, second_id = self._compose(query, resolved, replace(found, passages=rest))
-            top_matter = found.catalog.matter_families.get(top.doc_id, ()) if found.catalog is not None else ()
-            if (not second.refused and not _unstated_in(second, query.text, strict=True)
-                    and (not first.refused or top.doc_id == doc_id or second_id in top_matter)):
+            if not second.refused and not _unstated_in(second, query.text, strict=True) and (
+                    not first.refused or top.doc_id == doc_id or found.catalog is not None
+                    and second_id in found.catalog.matter_families.get(top.doc_id, ())):
                 return second
         if first.refused or found.catalog is None:
             return first
@@ -498,10 +498,11 @@ def _weigh(query: Query, passages: list[Passage], catalog: Catalog | None,
                                              for target, _ in rests_on(catalog.first_metadata(source)))]))
 
     def source_text(doc_id: str) -> str:
-        """The document's text, and the lexicon names it holds by another of their names (a source
-        saying 准予迁入证明 holds 准迁证, and so 准迁)."""
-        # with its similar questions (私家车 of "私家车该年检了…" is on the inspection guide's matter);
-        # session 16: `eval asked-back` 13 -> 12 of 256 refused, `eval holdout` and `eval run` unchanged
+        """The document's text and similar questions, and the lexicon names it holds by another of
+        their names (a source saying 准予迁入证明 holds 准迁证, and so 准迁): what the matter check
+        and the particular-things check look for the question's words in."""
+        # the similar questions since session 16 (私家车 of "私家车该年检了…" is on the inspection
+        # guide's matter): `eval asked-back` 13 -> 12 of 256 refused, `eval holdout` and `eval run` unchanged
         text = " ".join([texts.get(doc_id, ""), *catalog.names(doc_id)[1:]])
         held = [name for name in query.names if name not in text and holds(text, name, aliases)]
         return " ".join([text, *held])

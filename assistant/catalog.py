@@ -136,8 +136,10 @@ class Catalog:
         """This catalog as if `doc_id` did not carry the similar question `name` (its title stays):
         for asking a document's similar questions back (`python -m eval asked-back`) without the
         question reading as one of its own names."""
-        names = {d: tuple(n for i, n in enumerate(own) if i == 0 or d != doc_id or n != name)
-                 for d, own in self._names.items()}
+        own = self._names.get(doc_id, ())
+        if name not in own[1:]:
+            raise ValueError(f"{name!r} is not a similar question of {doc_id}")
+        names = {**self._names, doc_id: tuple(n for i, n in enumerate(own) if i == 0 or n != name)}
         withheld = replace(self)
         withheld.__dict__["_names"] = names  # what `_names` would read, less the withheld question
         return withheld

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 
 from assistant.lexical import everyday_rarity, sub_words, tagged_words
 
-SERVICE_WORDS = ("补贴", "津贴", "补助", "登记", "许可证", "许可", "报名", "执照", "资格", "备案", "认定", "考试", "证明",
+SERVICE_WORDS = ("补贴", "津贴", "补助", "登记", "注册", "许可证", "许可", "报名", "执照", "资格", "备案", "认定", "考试", "证明",
                  "上牌", "牌照", "证")
 # Words that stand before a service word without naming a matter ("办证", "需要登记", "提前报名").
 NOT_MATTERS = frozenset("办 办理 申请 申领 领取 去 来 要 想 能 会 可以 需要 应该 得 该 有 没有 还有 提前 重新 再 不能 不要 不用 "

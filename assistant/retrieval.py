@@ -185,11 +185,15 @@ class HybridRetriever:
         return self._current().catalog
 
     def with_catalog(self, catalog: Catalog) -> HybridRetriever:
-        """A retriever over the same index that reads `catalog` for the live generation (names,
-        chunks, BM25): for evaluations that change what the catalog holds (`Catalog.withholding`).
-        It follows the live pointer no further: after a re-index it reads the next generation's."""
+        """A retriever over the same index that reads `catalog` (names, chunks, BM25) in place of
+        the live generation's own: for evaluations that change what the catalog holds
+        (`Catalog.withholding`). `catalog` must be of the live generation. After a re-index (or a
+        store error) the copy reads the new generation's own catalog: the change is gone."""
+        live = self._current().collection
+        if catalog.collection != live:
+            raise ValueError(f"the catalog is of {catalog.collection}, the live index is {live}")
         clone = copy.copy(self)
-        clone._live = _Live(self._current().collection, catalog)
+        clone._live = _Live(live, catalog)
         clone._lock = threading.Lock()
         return clone
 

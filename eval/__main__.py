@@ -379,16 +379,22 @@ def run(
 def _extractive_over(split: str, questions: Path | None, threads: int) -> tuple[list[EvalQuestion], ExtractiveAnswerer]:
     """The eval set's `split` and the product's extractive answerer over the re-indexed corpus (with
     an LLM configured, the extractive answerer it wraps, whose refusals it keeps)."""
-    from assistant.service import Assistant
     from eval.questions import load_questions
-    from indexer.reindex import reindex
 
     if split not in ("dev", "test", "all"):
         raise typer.BadParameter(f"split must be dev, test or all, got {split!r}")
     settings = _settings(threads)
     asked = load_questions(questions or settings.eval_questions, split)  # type: ignore[arg-type]
+    return asked, _extractive_answerer(settings)
+
+
+def _extractive_answerer(settings: Settings) -> ExtractiveAnswerer:
+    """The product's extractive answerer over the corpus, re-indexed first (incrementally)."""
+    from assistant.service import Assistant
+    from indexer.reindex import reindex
+
     reindex(settings)
-    return asked, _extractive(Assistant.from_settings(settings).answerer)
+    return _extractive(Assistant.from_settings(settings).answerer)
 
 
 def _extractive(answerer: object) -> ExtractiveAnswerer:
@@ -490,7 +496,7 @@ def asked_back(
     from eval.asked_back import ask_back, print_asked_back, summarise
 
     try:
-        _, extractive = _extractive_over("dev", None, threads)
+        extractive = _extractive_answerer(_settings(threads))
         _set_title_floor(extractive, title_floor, title_query_floor)
         summary = summarise(ask_back(extractive, limit))
     except ZhengwuError as exc:

@@ -1,7 +1,7 @@
 """Ask the corpus's own similar questions back: false refusals the eval set was never tuned on.
 
 Every guide carries a few similar questions (相似问法, `similar` in its front matter), written from
-the guide alone by writers who never saw `eval/` nor the answerer's rules. Each is asked here as a
+the guide alone by writers who never saw the eval set (corpus/README.md). Each is asked here as a
 citizen would ask it, with itself withheld from the guide's names (`Catalog.withholding`), so it
 reads no closer to its guide than an unseen question worded the same way would; the guide's title
 and other similar questions stay. Every one of them is answerable from its guide's matter, so a
@@ -20,16 +20,15 @@ its figures are no longer untouched by choices; none of its questions is in the 
 
 from __future__ import annotations
 
+import copy
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from typing import cast
 
 from rich.console import Console
 from rich.table import Table
 
 from assistant.answering import ExtractiveAnswerer
 from assistant.catalog import Catalog, similar_questions
-from assistant.retrieval import HybridRetriever
 
 KINDS = ("guide",)
 # the order the corpus's writers were asked to write a document's four similar questions in
@@ -46,7 +45,7 @@ class AskedBack:
     cited: tuple[str, ...]
     on_matter: bool  # the answer cites a document of the guide's matter
     style: str  # by the question's place among its guide's four (`STYLES`); "" when it has not four
-    rank: int | None  # where retrieval ranks the guide's matter's first document (0 = first); None: not in its 8
+    rank: int | None  # where retrieval ranks the guide's matter's first document (0 = first); None: not in its k
 
 
 def ask_back(extractive: ExtractiveAnswerer, limit: int | None = None) -> list[AskedBack]:
@@ -56,7 +55,8 @@ def ask_back(extractive: ExtractiveAnswerer, limit: int | None = None) -> list[A
     asked = []
     for doc_id, entry in sorted(catalog.documents.items()):
         questions = similar_questions(catalog.first_metadata(doc_id)) if entry.kind in KINDS else []
-        asked += [(doc_id, question, style) for question, style in zip(questions, styles_of(len(questions)), strict=True)]
+        styles = styles_of(len(questions))
+        asked += [(doc_id, question, style) for question, style in zip(questions, styles, strict=True)]
     return [_ask(extractive, catalog, doc_id, question, style) for doc_id, question, style in asked[:limit]]
 
 
@@ -66,11 +66,9 @@ def styles_of(count: int) -> tuple[str, ...]:
 
 
 def _ask(extractive: ExtractiveAnswerer, catalog: Catalog, doc_id: str, question: str, style: str) -> AskedBack:
-    # the answerer is typed for the hybrid retriever; `with_catalog` returns one
-    retriever = cast(HybridRetriever, extractive.retriever).with_catalog(catalog.withholding(doc_id, question))
-    answerer = ExtractiveAnswerer(retriever, extractive.normalizer, extractive.scope, extractive.thresholds,
-                                  today=extractive.today, k=extractive.k, bundles=extractive.bundles,
-                                  titles=extractive.titles, query_titles=extractive.query_titles)
+    retriever = extractive.retriever.with_catalog(catalog.withholding(doc_id, question))
+    answerer = copy.copy(extractive)  # the same answerer, over the withholding catalog
+    answerer.retriever = retriever
     answer = answerer.answer(question)
     matter = set(catalog.matter_families.get(doc_id, (doc_id,)))
     ranked = list(dict.fromkeys(p.doc_id for p in retriever.retrieve(question, k=extractive.k)))
@@ -111,7 +109,8 @@ def print_asked_back(summary: dict, console: Console | None = None) -> None:
     table.add_row("refused (false refusals)", f"{summary['refused']:.3f} ({summary['refusals']})")
     table.add_row("answered from the guide's matter", f"{summary['on_matter']:.3f}")
     table.add_row("answered from another matter only", str(summary["off_matter"]))
-    table.add_row("retrieval: the guide's matter first / in the 5 best", f"{summary['top1']:.3f} / {summary['top5']:.3f}")
+    table.add_row("retrieval: the guide's matter first / in the 5 best",
+                  f"{summary['top1']:.3f} / {summary['top5']:.3f}")
     console.print(table)
     styles = Table(title="per style (the question's place among its guide's four)")
     for column in ("style", "n", "refused", "top 1", "top 5"):

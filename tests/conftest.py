@@ -17,7 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from assistant.answering import ExtractiveAnswerer
 from assistant.embedders import E5Embedder, Embedder
+from assistant.service import Assistant
 from assistant.settings import Settings
 from assistant.store import ChromaStore
 from indexer.indexing import Indexer
@@ -123,6 +125,17 @@ def index_corpus(settings: Settings, embedder: Embedder, corpus: Path) -> Indexe
     indexer = Indexer(ChromaStore.connect(settings), embedder, Splitter(), settings.index_dir, settings.index_name)
     indexer.run(load_paths([corpus]).documents)
     return indexer
+
+
+def product_answerer(root: Path, corpus: Path, embedder: Embedder) -> ExtractiveAnswerer:
+    """The product's extractive answerer (`Assistant.from_settings`) over `corpus`, indexed with
+    `embedder` into a data dir under `root`."""
+    settings = Settings.from_environ({"ZHENGWU_DATA_DIR": str(root / "data"), "ZHENGWU_CORPUS_DIR": str(corpus)},
+                                     threads=1)
+    index_corpus(settings, embedder, corpus)
+    answerer = Assistant.from_settings(settings).answerer
+    assert isinstance(answerer, ExtractiveAnswerer)
+    return answerer
 
 
 def write(path: Path, text: str) -> Path:

@@ -537,23 +537,23 @@ def test_a_document_chosen_over_the_best_ranked_one_and_found_on_another_matter_
     is found on another matter, the composer is asked again without it, and its answer is taken when
     it comes from the best-ranked document's matter (`Catalog.matter_families`) and passes its own
     checks; from any other document it is not (a sibling of a missing matter would answer). The
-    first choice is stubbed: which document the composer picks depends on
-    scores the tiny corpus cannot set up."""
+    first choice is stubbed (the law, which retrieval found below the ID card's FAQ): which
+    document the composer picks depends on scores the tiny corpus cannot set up."""
     extractive = build(make_settings(), e5, tiny_corpus).answerer
     assert isinstance(extractive, ExtractiveAnswerer)
-    question = "身份证丢了补办要带什么材料"
-    top = extractive.retriever.search(extractive.normalizer.normalize(question)).passages[0].doc_id
-    assert top in ("guide-idcard-replace", "faq-idcard-lost-fee")
+    question, law = "身份证丢了补办要带什么材料", "law-resident-id-card"
+    found = extractive.retriever.search(extractive.normalizer.normalize(question))
+    top = found.passages[0].doc_id
+    assert top in ("guide-idcard-replace", "faq-idcard-lost-fee") and law in {p.doc_id for p in found.passages[1:]}
     real = extractive._compose
     asked: list[list[str]] = []
 
     def first_off_the_matter(from_id: str | None) -> Callable[[Query, Query, Retrieved], tuple[Answer, str]]:
         def compose(query: Query, resolved: Query, found: Retrieved) -> tuple[Answer, str]:
             asked.append([p.doc_id for p in found.passages])
-            if len(asked) == 1:  # the composer's pick: a lower-ranked document, on another matter
+            if len(asked) == 1:  # the composer's pick: a lower-ranked document, found on another matter
                 assert found.catalog is not None
-                return (extractive._off_the_matter(query, resolved, "guide-unemployment-benefit", found.catalog),
-                        "guide-unemployment-benefit")
+                return extractive._off_the_matter(query, resolved, law, found.catalog), law
             answer, doc_id = real(query, resolved, found)
             return answer, from_id or doc_id
         return compose
@@ -562,12 +562,12 @@ def test_a_document_chosen_over_the_best_ranked_one_and_found_on_another_matter_
     answer = extractive.answer(question)
     # from the best-ranked document's matter: the fee FAQ's guide states the materials
     assert not answer.refused and answer.cited_doc_ids[0] == "guide-idcard-replace" and "居民户口簿" in answer.text
-    assert len(asked) == 2 and asked[1][0] == top and "guide-unemployment-benefit" not in asked[1]
+    assert len(asked) == 2 and asked[1][0] == top and law not in asked[1]  # asked again without the law
     asked.clear()
-    extractive._compose = first_off_the_matter("law-resident-id-card")  # type: ignore[method-assign]
-    refused = extractive.answer(question)  # the second answer said to come from another document
+    extractive._compose = first_off_the_matter("guide-unemployment-benefit")  # type: ignore[method-assign]
+    refused = extractive.answer(question)  # the second answer said to come from another matter
     assert len(asked) == 2 and refused.refused and refused.handoff is not None
-    assert "《失业保险金申领》，讲的是另一件事" in refused.handoff.message
+    assert "《中华人民共和国居民身份证法》，讲的是另一件事" in refused.handoff.message
 
 
 def test_a_question_reading_far_from_every_title_of_the_matter_is_not_answered_from_it(

@@ -11,12 +11,10 @@ from typer.testing import CliRunner
 from assistant.answering import ExtractiveAnswerer
 from assistant.embedders import Embedder
 from assistant.retrieval import Filters
-from assistant.service import Assistant
-from assistant.settings import Settings
 from eval.__main__ import app
 from eval.holdout import HeldOut, HeldOutRetriever, ask, family, held_out_answerer
 from eval.questions import EvalQuestion
-from tests.conftest import BUNDLE_JOBLESS, ROOT, index_corpus, write, write_tiny_corpus
+from tests.conftest import BUNDLE_JOBLESS, ROOT, product_answerer, write, write_tiny_corpus
 
 runner = CliRunner()
 IDCARD = frozenset({"guide-idcard-replace", "faq-idcard-lost-fee"})  # the guide and the FAQ resting on it
@@ -36,13 +34,7 @@ def write_corpus(root: Path) -> Path:
 def extractive(tmp_path_factory: pytest.TempPathFactory, e5: Embedder) -> ExtractiveAnswerer:
     """The product's extractive answerer over the indexed corpus."""
     root = tmp_path_factory.mktemp("holdout")
-    corpus = write_corpus(root / "corpus")
-    settings = Settings.from_environ({"ZHENGWU_DATA_DIR": str(root / "data"), "ZHENGWU_CORPUS_DIR": str(corpus)},
-                                     threads=1)
-    index_corpus(settings, e5, corpus)
-    answerer = Assistant.from_settings(settings).answerer
-    assert isinstance(answerer, ExtractiveAnswerer)
-    return answerer
+    return product_answerer(root, write_corpus(root / "corpus"), e5)
 
 
 def test_the_family_holds_the_faqs_resting_on_a_guide_and_the_bundles_it_is_a_step_of(

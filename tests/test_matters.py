@@ -32,6 +32,9 @@ from assistant.matters import (holds, lexicon_things, named_matters, particular_
     ("那收养孩子的登记要带啥", ["收养"]),  # before 的: the act done to the thing names the matter
     ("孩子的登记要带啥", ["孩子"]),  # or the thing itself
     ("我的登记办好了吗", []),  # a pronoun
+    ("商标注册要多少钱", ["商标"]),  # 注册 is a service word too (session 16: answered from the company FAQ before)
+    ("公司注册要多久", ["公司"]),
+    ("注册公司要带什么", []),  # the act before the thing: no word before 注册
 ])
 def test_the_word_before_a_service_word_names_the_matter(question: str, names: list[str]) -> None:
     assert named_matters(question) == names
