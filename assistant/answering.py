@@ -185,11 +185,12 @@ class ExtractiveAnswerer:
         # of 256 refused; `eval holdout --split dev` 206 -> 200 of 330 refused; `eval run --split dev` unchanged
         rest = [p for p in found.passages if p.doc_id != doc_id and p.doc_id not in first.cited_doc_ids]
         top = found.passages[0]
-        if rest and (not first.refused or top.doc_id != doc_id or rest[0].score >= NEXT_DOCUMENT_SHARE * top.score):
+        passed_over = first.refused and top.doc_id != doc_id  # refused below the best-ranked document
+        if rest and (not first.refused or passed_over or rest[0].score >= NEXT_DOCUMENT_SHARE * top.score):
             second, second_id = self._compose(query, resolved, replace(found, passages=rest))
-            if not second.refused and not _unstated_in(second, query.text, strict=True) and (
-                    not first.refused or top.doc_id == doc_id or found.catalog is not None
-                    and second_id in found.catalog.matter_families.get(top.doc_id, ())):
+            matter = found.catalog.matter_families.get(top.doc_id, ()) if found.catalog is not None else ()
+            from_top = not passed_over or second_id in matter
+            if not second.refused and not _unstated_in(second, query.text, strict=True) and from_top:
                 return second
         if first.refused or found.catalog is None:
             return first
