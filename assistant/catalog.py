@@ -24,7 +24,7 @@ import numpy as np
 
 from assistant.documents import SIMILAR_SEPARATOR, Scalar, embed_text
 from assistant.errors import StoreError
-from assistant.lexical import LexicalIndex
+from assistant.lexical import LexicalIndex, tokenize
 from assistant.store import ChromaStore, StoredChunk
 
 MANIFEST = "manifest.json"
@@ -135,14 +135,28 @@ class Catalog:
     def withholding(self, doc_id: str, name: str) -> Catalog:
         """This catalog as if `doc_id` did not carry the similar question `name` (its title stays):
         for asking a document's similar questions back (`python -m eval asked-back`) without the
-        question reading as one of its own names."""
+        question reading as one of its own names, nor, for an FAQ, as its BM25 text
+        (`lexical_text`), which is re-indexed without it."""
         own = self._names.get(doc_id, ())
         if name not in own[1:]:
             raise ValueError(f"{name!r} is not a similar question of {doc_id}")
-        names = {**self._names, doc_id: tuple(n for i, n in enumerate(own) if i == 0 or n != name)}
-        withheld = replace(self)
-        withheld.__dict__["_names"] = names  # what `_names` would read, less the withheld question
-        return withheld
+        kept = SIMILAR_SEPARATOR.join(other for other in own[1:] if other != name)
+        chunks = dict(self.chunks)
+        for chunk in self.document_chunks(doc_id):
+            chunks[chunk.chunk_id] = StoredChunk(chunk.chunk_id, chunk.text, {**chunk.metadata, "similar": kept})
+        changed = {chunk_id: lexical_text(chunks[chunk_id]) for chunk_id in self.documents[doc_id].chunk_ids
+                   if chunk_id in chunks and lexical_text(chunks[chunk_id]) != lexical_text(self.chunks[chunk_id])}
+        lexical = self.lexical
+        if changed:
+            tokens = {**self._lexical_tokens, **{chunk_id: tokenize(text) for chunk_id, text in changed.items()}}
+            lexical = LexicalIndex.from_tokens(self.lexical.ids, [tokens[chunk_id] for chunk_id in self.lexical.ids])
+        return replace(self, chunks=chunks, lexical=lexical)
+
+    @cached_property
+    def _lexical_tokens(self) -> dict[str, list[str]]:
+        """What BM25 was built from, chunk by chunk (`withholding` re-indexes with one chunk changed)."""
+        return {chunk_id: tokenize(lexical_text(self.chunks[chunk_id])) if chunk_id in self.chunks else []
+                for chunk_id in self.lexical.ids}
 
     @cached_property
     def _names(self) -> dict[str, tuple[str, ...]]:

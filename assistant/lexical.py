@@ -85,9 +85,17 @@ class LexicalIndex:
     def build(cls, ids: list[str], texts: list[str]) -> LexicalIndex:
         if len(ids) != len(texts):
             raise ValueError(f"ids and texts differ in length: {len(ids)} != {len(texts)}")
+        return cls.from_tokens(ids, [tokenize(t) for t in texts])
+
+    @classmethod
+    def from_tokens(cls, ids: list[str], tokens: list[list[str]]) -> LexicalIndex:
+        """The index over texts already `tokenize`d (one token list per id): for rebuilding it
+        with one text changed without tokenising the rest again (`Catalog.withholding`)."""
+        if len(ids) != len(tokens):
+            raise ValueError(f"ids and token lists differ in length: {len(ids)} != {len(tokens)}")
         model = bm25s.BM25()
         # An empty text still needs a token so bm25s keeps the rows aligned with ids.
-        model.index([tokenize(t) or ["\u2205"] for t in texts] or [["\u2205"]], show_progress=False)
+        model.index([list(t) or ["\u2205"] for t in tokens] or [["\u2205"]], show_progress=False)
         return cls(list(ids), model)
 
     def search(self, query: str, k: int) -> list[tuple[str, float]]:

@@ -485,20 +485,23 @@ def holdout(
 @app.command("asked-back")
 def asked_back(
     limit: Annotated[int | None, typer.Option(min=1, help="Ask at most this many similar questions.")] = None,
+    kind: Annotated[str, typer.Option(help="guide, faq or all: whose similar questions to ask.")] = "all",
     threads: Threads = 1,
     title_floor: TitleFloor = None,
     title_query_floor: TitleQueryFloor = None,
     as_json: AsJson = False,
 ) -> None:
-    """The corpus's guides' similar questions asked back, each with itself withheld from its guide's
-    names: every one is answerable, so the share refused is a false-refusal rate the eval set was
+    """The corpus's guides' and FAQs' similar questions asked back, each with itself withheld from its
+    document: every one is answerable, so the share refused is a false-refusal rate the eval set was
     never tuned on."""
-    from eval.asked_back import ask_back, print_asked_back, summarise
+    from eval.asked_back import KINDS, ask_back, print_asked_back, summarise
 
+    if kind not in (*KINDS, "all"):
+        raise typer.BadParameter(f"kind must be guide, faq or all, got {kind!r}")
     try:
         extractive = _extractive_answerer(_settings(threads))
         _set_title_floor(extractive, title_floor, title_query_floor)
-        summary = summarise(ask_back(extractive, limit))
+        summary = summarise(ask_back(extractive, limit, KINDS if kind == "all" else (kind,)))
     except ZhengwuError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc
