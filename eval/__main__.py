@@ -486,6 +486,8 @@ def holdout(
 def asked_back(
     limit: Annotated[int | None, typer.Option(min=1, help="Ask at most this many similar questions.")] = None,
     kind: Annotated[str, typer.Option(help="guide, faq or all: whose similar questions to ask.")] = "all",
+    split: Annotated[str, typer.Option(help="dev, test or all (by the guide a document is on: sha1(guide) % 2 == 0 "
+                                       "is test).")] = "all",
     threads: Threads = 1,
     title_floor: TitleFloor = None,
     title_query_floor: TitleQueryFloor = None,
@@ -498,10 +500,12 @@ def asked_back(
 
     if kind not in (*KINDS, "all"):
         raise typer.BadParameter(f"kind must be guide, faq or all, got {kind!r}")
+    if split not in ("dev", "test", "all"):
+        raise typer.BadParameter(f"split must be dev, test or all, got {split!r}")
     try:
         extractive = _extractive_answerer(_settings(threads))
         _set_title_floor(extractive, title_floor, title_query_floor)
-        summary = summarise(ask_back(extractive, limit, KINDS if kind == "all" else (kind,)))
+        summary = summarise(ask_back(extractive, limit, KINDS if kind == "all" else (kind,), split))  # type: ignore[arg-type]
     except ZhengwuError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc

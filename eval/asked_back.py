@@ -28,7 +28,8 @@ from rich.console import Console
 from rich.table import Table
 
 from assistant.answering import ExtractiveAnswerer
-from assistant.catalog import Catalog, similar_questions
+from assistant.catalog import Catalog, rests_on, similar_questions
+from eval.questions import Split, split_of
 
 KINDS = ("guide", "faq")  # the kinds that carry similar questions
 # the order the corpus's writers were asked to write a document's four similar questions in
@@ -49,10 +50,10 @@ class AskedBack:
     rank: int | None  # where retrieval ranks the document's matter's first document (0 = first); None: not in its k
 
 
-def ask_back(extractive: ExtractiveAnswerer, limit: int | None = None,
-             kinds: tuple[str, ...] = KINDS) -> list[AskedBack]:
-    """The similar questions of every document of `kinds` (at most `limit` in all), each asked with
-    itself withheld; guides first, then FAQs, each in id order."""
+def ask_back(extractive: ExtractiveAnswerer, limit: int | None = None, kinds: tuple[str, ...] = KINDS,
+             split: Split = "all") -> list[AskedBack]:
+    """The similar questions of every document of `kinds` in `split` (`split_of` its `anchor`; at
+    most `limit` in all), each asked with itself withheld; guides first, then FAQs, each in id order."""
     unknown = set(kinds) - set(KINDS)
     if unknown or not kinds:
         raise ValueError(f"kinds must be some of {KINDS}, got {kinds}")
@@ -60,10 +61,18 @@ def ask_back(extractive: ExtractiveAnswerer, limit: int | None = None,
     asked = []
     for kind in (k for k in KINDS if k in kinds):
         for doc_id, entry in sorted(catalog.documents.items()):
-            questions = similar_questions(catalog.first_metadata(doc_id)) if entry.kind == kind else []
+            wanted = entry.kind == kind and split in ("all", split_of(anchor(catalog, doc_id)))
+            questions = similar_questions(catalog.first_metadata(doc_id)) if wanted else []
             styles = styles_of(len(questions))
             asked += [(doc_id, kind, question, style) for question, style in zip(questions, styles, strict=True)]
     return [_ask(extractive, catalog, *case) for case in asked[:limit]]
+
+
+def anchor(catalog: Catalog, doc_id: str) -> str:
+    """What a document's questions are split by: the guide an FAQ rests on most (when the catalog
+    holds it), else the document itself, so a guide's questions and its FAQs' fall in one half."""
+    rests = [target for target, _ in rests_on(catalog.first_metadata(doc_id)) if target in catalog.documents]
+    return rests[0] if rests else doc_id
 
 
 def styles_of(count: int) -> tuple[str, ...]:

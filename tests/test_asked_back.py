@@ -13,7 +13,8 @@ from assistant.catalog import Catalog
 from assistant.embedders import Embedder
 from assistant.store import StoredChunk
 from eval.__main__ import app
-from eval.asked_back import STYLES, ask_back, styles_of, summarise
+from eval.asked_back import STYLES, anchor, ask_back, styles_of, summarise
+from eval.questions import split_of
 from tests.conftest import product_answerer
 from tests.test_holdout import write_corpus
 
@@ -108,6 +109,11 @@ def test_each_similar_question_is_asked_once_and_refusals_and_other_matters_are_
     assert [c.question for c in ask_back(extractive, kinds=("faq",))] == [FAQ_OWN]
     with pytest.raises(ValueError, match="kinds must be"):
         ask_back(extractive, kinds=("law",))
+    catalog = extractive.retriever.live_catalog()
+    assert anchor(catalog, FAQ) == GUIDE and anchor(catalog, GUIDE) == GUIDE  # an FAQ goes with its guide
+    half = split_of(GUIDE)
+    assert len(ask_back(extractive, split=half)) == 5
+    assert ask_back(extractive, split="dev" if half == "test" else "test") == []
     cases = cases[:4]
     by_question = {c.question: c for c in cases}
     assert not by_question[OWN].refused and by_question[OWN].on_matter
@@ -147,6 +153,7 @@ def test_asked_back_command_prints_the_figures_and_json_last(tmp_path: Path) -> 
     assert only.exit_code == 0, only.output
     assert json.loads(only.stdout.strip().splitlines()[-1])["n"] == 1
     assert runner.invoke(app, ["asked-back", "--kind", "law"], env=env).exit_code != 0
+    assert runner.invoke(app, ["asked-back", "--split", "train"], env=env).exit_code != 0
 
 
 def test_a_retriever_takes_only_a_catalog_of_the_live_generation(extractive: ExtractiveAnswerer) -> None:
