@@ -31,6 +31,9 @@ SERVICE_WORDS = ("补贴", "津贴", "补助", "登记", "注册", "许可证", 
 # Words that stand before a service word without naming a matter ("办证", "需要登记", "提前报名").
 NOT_MATTERS = frozenset("办 办理 申请 申领 领取 去 来 要 想 能 会 可以 需要 应该 得 该 有 没有 还有 提前 重新 再 不能 不要 不用 "
                         "能不能 要不要 可不可以 是不是 "
+                        # asking whether, wanting, starting, not yet or just having done it ("能否登记",
+                        # "想去登记", "开始报名", "未办理备案", "出具证明"; session 17, `eval asked-back`)
+                        "能否 可否 是否 能够 想去 想要 打算 准备 开始 出具 未办理 没办 刚办 已经 "
                         "这个 那个 一个 相关 有关 个人 本人 自己 "
                         # handling a document, not naming one ("发现证找不着了", "需要提供证明")
                         "发现 找到 找不到 找不着 看到 拿到 收到 提供 出示 开具 拿 开 交 带 补 换 查".split())

@@ -35,6 +35,10 @@ from assistant.matters import (holds, lexicon_things, named_matters, particular_
     ("商标注册要多少钱", ["商标"]),  # 注册 is a service word too (session 16: answered from the company FAQ before)
     ("公司注册要多久", ["公司"]),
     ("注册公司要带什么", []),  # the act before the thing: no word before 注册
+    ("网店能否登记为个体工商户", []),  # asking whether, wanting, starting, not yet done: no matter
+    ("我没工作了想去登记一下失业", []),
+    ("上小学几月份开始报名", []),
+    ("异地住院前未办理备案怎么办", []),
 ])
 def test_the_word_before_a_service_word_names_the_matter(question: str, names: list[str]) -> None:
     assert named_matters(question) == names
