@@ -35,7 +35,7 @@ INTENTS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (("材料", "带什么", "带啥", "带哪些", "要带", "准备什么", "准备啥", "需要什么", "证件", "资料", "拿什么", "提交什么"), ("申请材料",)),
     (("流程", "步骤", "怎么办理", "如何办理", "怎么申请", "如何申请", "怎么办", "咋办", "怎么弄", "手续", "程序", "怎样办", "怎么补", "怎样补", "怎么领", "如何领", "怎么提取", "如何提取", "怎么取", "咋取", "啷个取", "点样攞", "怎么注销", "啷个注销", "咋注销", "找谁", "哪申请"), HOW_TO_SECTIONS),
     (("多久", "多长时间", "几天", "时限", "多少天", "工作日", "什么时候能", "多快", "期限", "几个月", "领多久", "多长"), ("办理时限",)),
-    (("多少钱", "收费", "费用", "要钱", "免费", "工本费", "收钱", "花多少", "交多少", "几多钱", "好多钱", "要不要钱", "登记费", "手续费"), ("收费标准",)),
+    (("多少钱", "收费", "费用", "要钱", "免费", "工本费", "收钱", "花多少", "交多少", "几多钱", "好多钱", "要不要钱", "登记费", "手续费", "交钱", "给钱", "掏钱"), ("收费标准",)),
     (("在哪", "哪里", "地点", "地址", "去哪", "哪儿", "窗口", "网上办", "线上", "异地"), ("办理地点",)),
     (("电话", "热线", "联系"), ("咨询电话",)),
     (("条件", "能不能", "可不可以", "可以吗", "能否", "符合", "资格", "谁可以", "哪些人", "满足", "要求", "多少年", "多少岁", "多大"), ("受理条件", "适用对象", "申请条件", "支持对象")),
@@ -493,7 +493,8 @@ def _weigh(query: Query, passages: list[Passage], catalog: Catalog | None,
     def documents_naming(word: str) -> int:
         return sum(word in text for text in texts.values())
 
-    things = particular_things(query.text, documents_naming, len(texts))
+    # a word asking about an aspect (手续费, 期限) names no particular thing (session 17, `eval asked-back`)
+    things = [thing for thing in particular_things(query.text, documents_naming, len(texts)) if thing not in ASPECT_WORDS]
     unknown = unknown_things(query.names, documents_naming, len(texts), aliases)
     matter = list(dict.fromkeys([*sources, *(target for source in sources
                                              for target, _ in rests_on(catalog.first_metadata(source)))]))

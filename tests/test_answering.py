@@ -280,6 +280,20 @@ def test_the_evidence_check_names_a_thing_the_corpus_knows_that_no_source_names(
                   ).unmentioned == ("居民身份证",)
     few = Catalog.build("c", chunks[:3])  # 3 documents: no word is named by "few" of them
     assert _weigh(Query("办护照要交多少钱？", "办护照要交多少钱？"), found, few).unmentioned == ()
+    # 手续费 (rare, named by one document) asks about the fee, an aspect of every matter: no thing
+    bank = Catalog.build("c", [*chunks, chunk("faq-bank-fee", "faq", "代收的手续费由银行收取。")])
+    assert _weigh(Query("办护照要手续费吗？", "办护照要手续费吗？"), found, bank).unmentioned == ("护照",)
+    assert _weigh(Query("补领身份证要手续费吗？", "补领身份证要手续费吗？"), found, bank).unmentioned == ()
+
+
+def test_paying_asked_colloquially_asks_for_the_fee_section() -> None:
+    sections = ("办理流程", "申请材料", "收费标准")
+    catalog = Catalog.build("c", [StoredChunk(f"guide-hukou#{n}", "……", {"doc_id": "guide-hukou", "kind": "guide",
+                                                                        "chunk_no": n, "section": section})
+                                  for n, section in enumerate(sections)])
+    for asked in ("迁户口要交钱不", "办这个要不要给钱啊", "迁户口得掏钱吗"):
+        assert ExtractiveAnswerer._sections_for(asked, [], catalog, "guide-hukou") == ["收费标准"]
+    assert "收费标准" not in ExtractiveAnswerer._sections_for("迁户口咋办", [], catalog, "guide-hukou")
 
 
 def test_a_thing_a_sources_similar_question_names_is_not_missing() -> None:
