@@ -493,27 +493,43 @@ def _weigh(query: Query, passages: list[Passage], catalog: Catalog | None,
     def documents_naming(word: str) -> int:
         return sum(word in text for text in texts.values())
 
-    # a word asking about an aspect (手续费, 期限) names no particular thing (session 17, `eval asked-back`)
-    things = [thing for thing in particular_things(query.text, documents_naming, len(texts)) if thing not in ASPECT_WORDS]
+    things = _particular_things(query, catalog)
     unknown = unknown_things(query.names, documents_naming, len(texts), aliases)
     matter = list(dict.fromkeys([*sources, *(target for source in sources
                                              for target, _ in rests_on(catalog.first_metadata(source)))]))
 
     def source_text(doc_id: str) -> str:
-        """The document's text and similar questions, and the lexicon names it holds by another of
-        their names (a source saying 准予迁入证明 holds 准迁证, and so 准迁): what the matter check
-        and the particular-things check look for the question's words in."""
-        # the similar questions since session 16 (私家车 of "私家车该年检了…" is on the inspection
-        # guide's matter): `eval asked-back` 13 -> 12 of 256 refused, `eval holdout` and `eval run` unchanged
-        text = " ".join([texts.get(doc_id, ""), *catalog.names(doc_id)[1:]])
-        held = [name for name in query.names if name not in text and holds(text, name, aliases)]
-        return " ".join([text, *held])
+        return _source_text(doc_id, query, catalog, aliases)
 
     not_in_sources = unmentioned(things, [source_text(doc_id) for doc_id in matter]) if things else ()
     return Evidence(max(p.dense or 0.0 for p in passages), len(terms & found) / len(terms) if terms else None,
                     unnamed(names, [source_text(doc_id) for doc_id in matter]) if names else (),
                     not_in_sources + tuple(thing for thing in unknown if thing not in not_in_sources),
                     tuple(thing for thing in not_in_sources if thing not in unknown))
+
+
+def _particular_things(query: Query, catalog: Catalog) -> list[str]:
+    """The particular things the question names (`assistant.matters.particular_things`), counted
+    against the catalog's documents; a word asking about an aspect (手续费, 期限) names none
+    (session 17, `eval asked-back`)."""
+    texts = catalog.document_texts
+
+    def documents_naming(word: str) -> int:
+        return sum(word in text for text in texts.values())
+
+    return [thing for thing in particular_things(query.text, documents_naming, len(texts)) if thing not in ASPECT_WORDS]
+
+
+def _source_text(doc_id: str, query: Query, catalog: Catalog,
+                 aliases: Callable[[str], Iterable[str]] = lambda name: ()) -> str:
+    """The document's text and similar questions, and the lexicon names it holds by another of
+    their names (a source saying 准予迁入证明 holds 准迁证, and so 准迁): what the matter check and
+    the particular-things check look for the question's words in."""
+    # the similar questions since session 16 (私家车 of "私家车该年检了…" is on the inspection
+    # guide's matter): `eval asked-back` 13 -> 12 of 256 refused, `eval holdout` and `eval run` unchanged
+    text = " ".join([catalog.document_texts.get(doc_id, ""), *catalog.names(doc_id)[1:]])
+    held = [name for name in query.names if name not in text and holds(text, name, aliases)]
+    return " ".join([text, *held])
 
 
 def _worded_on_the_matter(query: Query, doc_id: str, catalog: Catalog,
