@@ -45,8 +45,6 @@ THING_TAGS = frozenset({"n", "nz"})  # nouns and proper nouns
 RARE_IN_SPEECH = 12.0  # `everyday_rarity` at least this: 护照 12.4, 医药费 13.6; 老家 11.4, 儿子 8.8
 FEW_DOCUMENTS = 0.05  # a word in at most this share of the corpus's documents names a particular matter
 QUESTION_WORDS = ("多", "几", "什么", "哪")  # 多长时间, 几时: asking, not naming
-# a word built on 办 names handling something, not a thing (办证, 刚办, 未办理; session 17, `eval asked-back`)
-HANDLING = "办"
 # what a lexicon name ends with when it names a thing one holds, drives or has (not an act: 认证, 登记)
 THING_ENDINGS = ("证", "证明", "卡", "车", "病", "执照", "牌照")
 ACT_WORDS = re.compile(r"^(申领|领取|考取|办理|申请|补办|补领|补发|换领|换发|出具|办)")  # 申领往来港澳通行证: the thing is 往来港澳通行证
@@ -97,7 +95,6 @@ def particular_things(text: str, documents_naming: Callable[[str], int], documen
     found: list[str] = []
     for word, tag, known in tagged_words(text):
         if (known and tag in THING_TAGS and HAN.fullmatch(word) and not word.startswith(QUESTION_WORDS)
-                and HANDLING not in word
                 and word not in found and everyday_rarity(word) >= RARE_IN_SPEECH
                 and 1 <= documents_naming(word) <= FEW_DOCUMENTS * documents):
             found.append(word)
