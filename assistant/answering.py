@@ -489,21 +489,14 @@ def _weigh(query: Query, passages: list[Passage], catalog: Catalog | None,
     texts = catalog.document_texts
     sources = list(dict.fromkeys(p.doc_id for p in passages[:3]))
     names = named_matters(query.text)
-
-    def documents_naming(word: str) -> int:
-        return sum(word in text for text in texts.values())
-
     things = _particular_things(query, catalog)
-    unknown = unknown_things(query.names, documents_naming, len(texts), aliases)
+    unknown = unknown_things(query.names, _documents_naming(catalog), len(texts), aliases)
     matter = list(dict.fromkeys([*sources, *(target for source in sources
                                              for target, _ in rests_on(catalog.first_metadata(source)))]))
-
-    def source_text(doc_id: str) -> str:
-        return _source_text(doc_id, query, catalog, aliases)
-
-    not_in_sources = unmentioned(things, [source_text(doc_id) for doc_id in matter]) if things else ()
+    source_texts = [_source_text(doc_id, query, catalog, aliases) for doc_id in matter] if things or names else []
+    not_in_sources = unmentioned(things, source_texts) if things else ()
     return Evidence(max(p.dense or 0.0 for p in passages), len(terms & found) / len(terms) if terms else None,
-                    unnamed(names, [source_text(doc_id) for doc_id in matter]) if names else (),
+                    unnamed(names, source_texts) if names else (),
                     not_in_sources + tuple(thing for thing in unknown if thing not in not_in_sources),
                     tuple(thing for thing in not_in_sources if thing not in unknown))
 
@@ -511,13 +504,16 @@ def _weigh(query: Query, passages: list[Passage], catalog: Catalog | None,
 def _particular_things(query: Query, catalog: Catalog) -> list[str]:
     """The particular things the question names (`assistant.matters.particular_things`), counted
     against the catalog's documents; a word asking about an aspect (手续费, 期限) names none
-    (session 17, `eval asked-back`)."""
-    texts = catalog.document_texts
+    (session 17, `eval asked-back --split dev` 35 -> 31 of 712 refused with 交钱, 给钱 and 掏钱 made
+    fee words)."""
+    things = particular_things(query.text, _documents_naming(catalog), len(catalog.document_texts))
+    return [thing for thing in things if thing not in ASPECT_WORDS]
 
-    def documents_naming(word: str) -> int:
-        return sum(word in text for text in texts.values())
 
-    return [thing for thing in particular_things(query.text, documents_naming, len(texts)) if thing not in ASPECT_WORDS]
+def _documents_naming(catalog: Catalog) -> Callable[[str], int]:
+    """How many of the catalog's documents name a word (title, tags or text)."""
+    texts = catalog.document_texts.values()
+    return lambda word: sum(word in text for text in texts)
 
 
 def _source_text(doc_id: str, query: Query, catalog: Catalog,

@@ -15,6 +15,11 @@ dev half had been tuned past what it can tell. That run then found two causes, e
 when the eval set's dev half did not move and `eval holdout` was measured beside it (README, session
 16), so the guides' figures are no longer untouched by choices. The FAQs' similar questions were
 first asked in session 17, once BM25 could be re-indexed without one. None of them is in the eval set.
+
+`split` halves the questions by the guide a document is on (`anchor`; `sha1(guide) % 2 == 0` is
+test, as the eval set splits by need), so a guide's questions and its FAQs' fall in one half. Since
+session 17 rules are chosen on the dev half and the test half is only reported: the rules the dev
+half found that session moved its test half not at all (README).
 """
 
 from __future__ import annotations
