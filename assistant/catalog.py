@@ -142,10 +142,12 @@ class Catalog:
             raise ValueError(f"{name!r} is not a similar question of {doc_id}")
         kept = SIMILAR_SEPARATOR.join(other for other in own[1:] if other != name)
         chunks = dict(self.chunks)
+        changed: dict[str, str] = {}  # chunk id -> its BM25 text, where that changed (an FAQ's)
         for chunk in self.document_chunks(doc_id):
             chunks[chunk.chunk_id] = StoredChunk(chunk.chunk_id, chunk.text, {**chunk.metadata, "similar": kept})
-        changed = {chunk_id: lexical_text(chunks[chunk_id]) for chunk_id in self.documents[doc_id].chunk_ids
-                   if chunk_id in chunks and lexical_text(chunks[chunk_id]) != lexical_text(self.chunks[chunk_id])}
+            text = lexical_text(chunks[chunk.chunk_id])
+            if text != lexical_text(chunk):
+                changed[chunk.chunk_id] = text
         lexical = self.lexical
         if changed:
             tokens = {**self._lexical_tokens, **{chunk_id: tokenize(text) for chunk_id, text in changed.items()}}

@@ -510,7 +510,7 @@ def asked_back(
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc
     print_asked_back(summary)
-    _emit(summary, as_json)
+    _emit({"split": split, "kind": kind, **summary}, as_json)
 
 
 @app.command("plain")

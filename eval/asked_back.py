@@ -74,10 +74,12 @@ def ask_back(extractive: ExtractiveAnswerer, limit: int | None = None, kinds: tu
 
 
 def anchor(catalog: Catalog, doc_id: str) -> str:
-    """What a document's questions are split by: the guide an FAQ rests on most (when the catalog
-    holds it), else the document itself, so a guide's questions and its FAQs' fall in one half."""
+    """What a document's questions are split by: the first guide an FAQ rests on (an FAQ may rest on
+    a law first and a guide after), else the first document it rests on that the catalog holds, else
+    the document itself; so a guide's questions and its FAQs' fall in one half."""
     rests = [target for target, _ in rests_on(catalog.first_metadata(doc_id)) if target in catalog.documents]
-    return rests[0] if rests else doc_id
+    guides = [target for target in rests if catalog.documents[target].kind == "guide"]
+    return (guides or rests or [doc_id])[0]
 
 
 def styles_of(count: int) -> tuple[str, ...]:

@@ -287,13 +287,17 @@ def test_the_evidence_check_names_a_thing_the_corpus_knows_that_no_source_names(
 
 
 def test_paying_asked_colloquially_asks_for_the_fee_section() -> None:
-    sections = ("办理流程", "申请材料", "收费标准")
-    catalog = Catalog.build("c", [StoredChunk(f"guide-hukou#{n}", "……", {"doc_id": "guide-hukou", "kind": "guide",
-                                                                        "chunk_no": n, "section": section})
-                                  for n, section in enumerate(sections)])
+    def guide(doc_id: str, sections: tuple[str, ...]) -> list[StoredChunk]:
+        return [StoredChunk(f"{doc_id}#{n}", "……", {"doc_id": doc_id, "kind": "guide", "chunk_no": n, "section": section})
+                for n, section in enumerate(sections)]
+
+    catalog = Catalog.build("c", [*guide("guide-hukou", ("办理流程", "申请材料", "收费标准")),
+                                  *guide("guide-childcare-subsidy", ("办理流程", "支持标准"))])
     for asked in ("迁户口要交钱不", "办这个要不要给钱啊", "迁户口得掏钱吗"):
         assert ExtractiveAnswerer._sections_for(asked, [], catalog, "guide-hukou") == ["收费标准"]
     assert "收费标准" not in ExtractiveAnswerer._sections_for("迁户口咋办", [], catalog, "guide-hukou")
+    # 给钱 is being paid too: a subsidy's amounts answer it
+    assert ExtractiveAnswerer._sections_for("生了孩子国家给钱吗", [], catalog, "guide-childcare-subsidy") == ["支持标准"]
 
 
 def test_a_thing_a_sources_similar_question_names_is_not_missing() -> None:

@@ -80,7 +80,21 @@ def test_withholding_an_faqs_similar_question_re_indexes_its_bm25_text_without_i
         assert found and [c for c, _ in found] == [c for c, _ in expected]
         assert [score for _, score in found] == pytest.approx([score for _, score in expected])
     assert [found for found, _ in catalog.lexical.search("丙证明", 5)] == ["faq-a#0"]  # the catalog is unchanged
+    assert catalog.chunks["faq-a#0"].metadata["similar"] == "丙证明怎么开\n丁咋办"
     assert catalog.withholding("guide-a", "乙证明怎么开").lexical is catalog.lexical  # a guide's are not BM25 text
+
+
+def test_an_faqs_questions_go_with_the_first_guide_it_rests_on() -> None:
+    def chunk(doc_id: str, kind: str, rests_on: str = "") -> StoredChunk:
+        return StoredChunk(f"{doc_id}#0", "……", {"doc_id": doc_id, "kind": kind, "rests_on": rests_on})
+
+    catalog = Catalog.build("c", [chunk("law-a", "policy"), chunk("guide-b", "guide"),
+                                  chunk("faq-x", "faq", "law-a#第一条,guide-b#收费标准"), chunk("faq-y", "faq", "law-a#第二条"),
+                                  chunk("faq-z", "faq", "guide-gone#收费标准")])
+    assert anchor(catalog, "faq-x") == "guide-b"  # a law first, its guide after
+    assert anchor(catalog, "faq-y") == "law-a"  # only a law
+    assert anchor(catalog, "faq-z") == "faq-z"  # nothing the catalog holds
+    assert anchor(catalog, "guide-b") == "guide-b"
 
 
 def test_a_retriever_over_the_withholding_catalog_reads_it_and_the_question_reads_farther(
@@ -143,6 +157,7 @@ def test_asked_back_command_prints_the_figures_and_json_last(tmp_path: Path) -> 
     assert "similar questions asked back" in result.stdout and f"refused: {CASE}" in result.stdout
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     assert (figures["n"], figures["documents"], figures["refusals"], figures["off_matter"]) == (5, 2, 2, 1)
+    assert (figures["split"], figures["kind"]) == ("all", "all")
     assert figures["per_kind"]["faq"] == {"n": 1, "refused": 0.0, "top1": 1.0, "top5": 1.0}
     assert figures["per_kind"]["guide"]["n"] == 4 and figures["per_style"]["unknown"]["n"] == 1
     assert figures["reasons"] == {"personal_case": 1, "advice": 1}

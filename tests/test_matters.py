@@ -39,6 +39,7 @@ from assistant.matters import (holds, lexicon_things, named_matters, particular_
     ("我没工作了想去登记一下失业", []),
     ("上小学几月份开始报名", []),
     ("异地住院前未办理备案怎么办", []),
+    ("迁户口能不能不回去出具证明", []),
 ])
 def test_the_word_before_a_service_word_names_the_matter(question: str, names: list[str]) -> None:
     assert named_matters(question) == names
