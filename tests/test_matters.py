@@ -76,6 +76,16 @@ def test_particular_things_are_rare_words_few_documents_name(question: str, thin
     assert particular_things(question, naming, len(CORPUS)) == things
 
 
+@pytest.mark.parametrize("question, things", [
+    ("我刚办了营业执照，要刻公章", ["营业执照", "公章"]),  # 刚办 says when, not what (NOT_MATTERS)
+    ("驾驶证损毁，申请补发还是换发", ["驾驶证"]),  # 补发 and 换发 are acts
+    ("首次办证领取时间", []),  # 办证: an act on no particular thing
+])
+def test_acts_and_words_that_name_no_matter_are_no_particular_things(question: str, things: list[str]) -> None:
+    # every word here named by one document of 40, so only what the word is decides
+    assert particular_things(question, lambda word: 1, 40) == things
+
+
 def test_a_thing_is_unmentioned_unless_a_source_holds_it_or_all_its_shorter_words() -> None:
     assert unmentioned(["护照"], [CORPUS["idcard-0"], CORPUS["rent"]]) == ("护照",)
     assert unmentioned(["护照"], [CORPUS["idcard-0"], CORPUS["passport"]]) == ()
