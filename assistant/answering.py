@@ -469,7 +469,10 @@ class ExtractiveAnswerer:
 
 INTENT_WORDS = tuple(word for words, _ in INTENTS for word in words)
 # How-to-do-it words that ask about the same matter, not a new one ("能代办吗？", "周末能办吗？").
-MODALITY_WORDS = frozenset("带些 接下来 接下 然后 之后 下一步 拿到 领到 下来 时候 要交 能办 哪办 本人 代办 委托 周末 邮寄 网上 线上 现场 窗口 预约 排队 当天 加急 自己 亲自 手机".split())
+MODALITY_WORDS = frozenset("带些 接下来 接下 然后 之后 下一步 拿到 领到 下来 时候 要交 能办 哪办 本人 代办 委托 周末 邮寄 网上 线上 现场 窗口 预约 排队 当天 加急 自己 亲自 手机 "
+                           # who else may go: a proxy on any matter ("身份证可以找人代办吗" is not on
+                           # the marriage FAQ's matter for its title's "或者找人代办"; session 18)
+                           "找人 托人 别人 他人 家人 亲属".split())
 
 
 def matter_passages(passages: list[Passage], text: str) -> list[Passage]:

@@ -440,6 +440,24 @@ def test_a_document_is_on_the_matter_its_family_names() -> None:
     assert on("要带什么材料", "guide-assistance")  # no matter terms of its own: nothing to hold it to
 
 
+def test_who_else_may_go_names_no_matter() -> None:
+    """找人, 别人, 家人 … ask whether someone else may go, on any matter: the marriage FAQ whose
+    title says "或者找人代办" is not on an ID card question's matter."""
+    from assistant.answering import _worded_on_the_matter
+
+    catalog = Catalog.build("c", [
+        StoredChunk("faq-marriage-proxy#0", "结婚登记须双方亲自到场。", {
+            "doc_id": "faq-marriage-proxy", "title": "结婚登记能一个人去，或者找人代办吗？", "kind": "faq",
+            "section": "问答", "rests_on": "", "tags": "结婚,代办"}),
+    ])
+
+    def on(question: str) -> bool:
+        return _worded_on_the_matter(Query(question, question), "faq-marriage-proxy", catalog)
+
+    assert not on("身份证可以找人代办吗") and not on("护照能让家人帮着办吗")
+    assert on("结婚登记可以找人代办吗")
+
+
 class LawFirstRetriever:
     """A test double over the real retriever: the same passages, the law's first and scored
     highest (as retrieval may rank them for a question the law reads close to)."""
