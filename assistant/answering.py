@@ -383,9 +383,10 @@ class ExtractiveAnswerer:
     @staticmethod
     def _sections_for(text: str, passages: list[Passage], catalog: Catalog, doc_id: str) -> list[str]:
         available = _sections(catalog, doc_id)
+        title = catalog.documents[doc_id].title if doc_id in catalog.documents else ""
         wanted: list[str] = []
         for words, sections in INTENTS:
-            if any(word in text for word in words):
+            if any(word in text and word not in title for word in words):  # 异地 of 异地就医备案 asks no place
                 wanted.extend(s for s in sections if s in available and s not in wanted)
         if YES_NO.search(text):
             wanted.extend(s for s in ("受理条件",) if s in available and s not in wanted)

@@ -359,7 +359,7 @@ def run(
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key in ("top1", "top5", "mrr", "fact_recall", "citation_precision", "refusal_accuracy", "false_refusal",
-                "passed", "p50_ms", "p95_ms"):
+                "section_cited", "section_first", "passed", "p50_ms", "p95_ms"):
         table.add_row(key, str(summary[key]))
     Console().print(table)
     styles = Table(title="per phrasing style (answerable questions)")

@@ -10,7 +10,7 @@ from eval.questions import EvalQuestion
 from eval.runner import QuestionResult, as_row
 
 SUMMARY_KEYS = ("top1", "top5", "mrr", "fact_recall", "citation_precision", "refusal_accuracy", "false_refusal",
-                "passed", "p50_ms", "p95_ms")
+                "section_cited", "section_first", "passed", "p50_ms", "p95_ms")
 
 
 def write_report(folder: Path, split: str, questions: list[EvalQuestion], results: list[QuestionResult],

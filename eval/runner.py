@@ -57,6 +57,9 @@ class QuestionResult:
     ms: float
     failures: list[str] = field(default_factory=list)
     rewritten: bool = False  # `answer` is the plain-language version the citizen reads
+    # the expected section cited at all / first (None: no expected section, or no answer to judge)
+    section_cited: bool | None = None
+    section_first: bool | None = None
 
     @property
     def passed(self) -> bool:
@@ -98,9 +101,19 @@ def run_question(asked: Assistant | RetrievingAnswerer, q: EvalQuestion) -> Ques
             failures.append(f"missing facts: {[f for f in q.must_include if f not in found_facts]}")
         if answer.citations and correct < len(answer.citations):
             failures.append("cited an unrelated passage")
+    judged = bool(q.expected_section) and not q.must_refuse and not answer.refused
+    sections = [c.section for c in answer.citations if c.kind != "faq"] if judged else []
     return QuestionResult(q.id, q.style, q.topic, q.question, q.must_refuse, answer.refused, retrieved[:5],
                           [f"{c.doc_id}#{c.section}" for c in answer.citations], text, facts_found, len(q.must_include),
-                          correct, len(answer.citations), round(ms, 1), failures, answer.plain is not None)
+                          correct, len(answer.citations), round(ms, 1), failures, answer.plain is not None,
+                          any(is_section(s, q.expected_section) for s in sections) if judged else None,
+                          bool(sections) and is_section(sections[0], q.expected_section) if judged else None)
+
+
+def is_section(cited: str, expected: str) -> bool:
+    """Whether a citation's section is the expected one: a guide section by its name (申请材料), a
+    law article by its number, after its chapter ("第二章 申领和发放 第七条" is 第七条)."""
+    return cited == expected or cited.endswith(f" {expected}")
 
 
 def fact_forms(fact: str, rewriter: object | None) -> tuple[str, ...]:
@@ -168,6 +181,7 @@ def summarise(questions: list[EvalQuestion], results: list[QuestionResult]) -> d
         per_topic[topic] = {"n": len(pairs), "top5": top(5, pairs),
                             "fact_recall": _ratio(sum(r.facts_found for _, r in pairs), sum(r.facts_total for _, r in pairs))}
     latencies = sorted(r.ms for r in results)
+    judged = [r for r in results if r.section_cited is not None]
     return {
         "n": len(results),
         "answerable": len(answerable),
@@ -181,6 +195,10 @@ def summarise(questions: list[EvalQuestion], results: list[QuestionResult]) -> d
         "refusal_accuracy": _ratio(sum(r.refused for r in refusals), len(refusals)),
         "false_refusal": _ratio(sum(r.refused for _, r in answerable), len(answerable)),
         "passed": sum(r.passed for r in results),
+        # answered questions with an expected section: cited at all, cited first
+        "section_judged": len(judged),
+        "section_cited": _ratio(sum(bool(r.section_cited) for r in judged), len(judged)),
+        "section_first": _ratio(sum(bool(r.section_first) for r in judged), len(judged)),
         "per_style": per_style,
         "per_topic": per_topic,
         "p50_ms": percentile(latencies, 0.50),

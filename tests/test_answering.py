@@ -300,6 +300,19 @@ def test_paying_asked_colloquially_asks_for_the_fee_section() -> None:
     assert ExtractiveAnswerer._sections_for("生了孩子国家给钱吗", [], catalog, "guide-childcare-subsidy") == ["支持标准"]
 
 
+def test_a_word_of_the_guides_own_title_asks_for_no_section() -> None:
+    """异地 asks where ("能异地办吗"), but in 异地就医备案 it names the matter: "异地就医要先备案吗"
+    asks no place, and the answer does not lead with the service window's address."""
+    sections = ("受理条件", "办理流程", "申请材料", "办理地点", "收费标准")
+    catalog = Catalog.build("c", [StoredChunk(f"guide-medical-cross-region#{n}", "……",
+                                              {"doc_id": "guide-medical-cross-region", "title": "异地就医备案",
+                                               "kind": "guide", "chunk_no": n, "section": section})
+                                  for n, section in enumerate(sections)])
+    assert "办理地点" not in ExtractiveAnswerer._sections_for("异地就医要先备案吗", [], catalog, "guide-medical-cross-region")
+    assert ExtractiveAnswerer._sections_for("异地就医备案去哪办", [], catalog, "guide-medical-cross-region")[0] == "办理地点"
+    assert ExtractiveAnswerer._sections_for("医疗费用要交多少钱", [], catalog, "guide-medical-cross-region")[0] == "收费标准"
+
+
 def test_a_thing_a_sources_similar_question_names_is_not_missing() -> None:
     """私家车 (rare, named by one document of 21) is not in the inspection guide's text, but one of
     its similar questions (相似问法) names it: the guide's matter holds it. Without the similar

@@ -124,9 +124,11 @@ def test_run_scores_the_eval_set_and_writes_the_report_folder(tmp_path: Path, ti
         (tiny_corpus / lexicon).write_text((root / "corpus" / lexicon).read_text(encoding="utf-8"), encoding="utf-8")
     rows = [
         {"id": "t-1", "need": "idcard", "question": "身份证丢了怎么补办", "style": "standard", "topic": "身份证",
-         "expected_docs": ["guide-idcard-replace", "faq-idcard-lost-fee"], "must_include": ["户口簿"]},
+         "expected_docs": ["guide-idcard-replace", "faq-idcard-lost-fee"], "must_include": ["户口簿"],
+         "expected_section": "申请材料"},
         {"id": "t-2", "need": "idcard", "question": "身份证唔见咗点样补办", "style": "cantonese", "topic": "身份证",
-         "expected_docs": ["guide-idcard-replace", "faq-idcard-lost-fee"], "must_include": ["户口簿"]},
+         "expected_docs": ["guide-idcard-replace", "faq-idcard-lost-fee"], "must_include": ["户口簿"],
+         "expected_section": "第九十九条"},  # no such article: the answer cannot cite it
         {"id": "t-3", "need": "stock", "question": "明天买哪只股票能涨", "style": "colloquial", "topic": "其他",
          "must_refuse": True},
     ]
@@ -140,6 +142,8 @@ def test_run_scores_the_eval_set_and_writes_the_report_folder(tmp_path: Path, ti
     assert figures["n"] == 3 and figures["must_refuse"] == 1
     assert figures["top5"] == 1.0 and figures["refusal_accuracy"] == 1.0 and figures["false_refusal"] == 0.0
     assert set(figures["per_style"]) == {"standard", "cantonese"} and set(figures["per_topic"]) == {"身份证"}
+    # the expected section, judged on the two answered questions that name one
+    assert figures["section_judged"] == 2 and figures["section_cited"] == 0.5
     assert len((report / "results.jsonl").read_text(encoding="utf-8").splitlines()) == 3
     markdown = (report / "report.md").read_text(encoding="utf-8")
     assert "## Per phrasing style" in markdown and "## Per topic" in markdown and "![per-style](per-style.png)" in markdown
@@ -348,6 +352,13 @@ def test_the_guides_of_an_expected_bundles_steps_support_its_checklist() -> None
     matter = EvalQuestion("q-y-01", "y", "社保卡丢了怎么补", "standard", "社保卡", expected_docs=("guide-social-security-card",))
     assert supporting_docs(matter, guide) == {"guide-social-security-card"}  # a guide has no steps
     assert supporting_docs(event, None) == {"bundle-newborn"}  # no bundle guide: the expected documents only
+
+
+def test_a_section_is_cited_by_its_name_or_as_an_article_after_its_chapter() -> None:
+    from eval.runner import is_section
+
+    assert is_section("申请材料", "申请材料") and is_section("第二章 申领和发放 第七条", "第七条")
+    assert not is_section("第二章 申领和发放 第十七条", "第七条") and not is_section("收费标准", "申请材料")
 
 
 def test_a_fact_counts_as_the_document_states_it_or_as_the_plain_rewriter_retells_it() -> None:
