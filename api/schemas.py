@@ -85,14 +85,24 @@ class AskRequest(BaseModel):
         return clean_question(value)
 
 
+ASKED_LABEL = "对应问题"  # shown before an FAQ's own question, beside the answer it gives
+
+
 class BlockOut(BaseModel):
     heading: str
     text: str
     citations: list[int] = Field(description="Numbers of the citations behind this block (1-based).")
+    asked: str = Field("", description="For an FAQ's answer, the FAQ's own question: what the text answers "
+                                       "(show it beside the text; it may differ from the question asked).")
 
     @classmethod
     def of(cls, block: Block) -> BlockOut:
-        return cls(heading=block.heading, text=block.text, citations=list(block.citations))
+        return cls(heading=block.heading, text=block.text, citations=list(block.citations), asked=block.asked)
+
+    @property
+    def title(self) -> str:
+        """The heading as shown: with the FAQ's own question when there is one."""
+        return f"{self.heading}（{ASKED_LABEL}：{self.asked}）" if self.asked else self.heading
 
 
 class AnswerText(BaseModel):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from assistant.answer import Answer, Block, Citation
+from api.schemas import BlockOut
 from assistant.tickets import HANDOFF_REASONS
 
 TEXT_LIMIT_BYTES = 2048  # WeChat rejects passive text replies longer than this (UTF-8 bytes)
@@ -108,7 +109,8 @@ def _units(answer: Answer, report_hint: bool) -> list[_Unit]:
 def _block_text(block: Block) -> str:
     marks = "".join(f"[{n}]" for n in block.citations)
     body = block.text.strip() + marks
-    return f"【{block.heading}】\n{body}" if block.heading else body
+    title = BlockOut.of(block).title
+    return f"【{title}】\n{body}" if title else body
 
 
 def _assemble(units: list[_Unit], citations: tuple[Citation, ...]) -> str:

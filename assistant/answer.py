@@ -30,11 +30,14 @@ class Citation:
 
 @dataclass(frozen=True)
 class Block:
-    """One piece of guidance (a heading such as 申请材料, its text, and the citations behind it)."""
+    """One piece of guidance (a heading such as 申请材料, its text, and the citations behind it).
+    `asked`: for an FAQ's answer, the FAQ's own question — what its text answers, shown beside it so
+    that a reader sees what its 可以 or 不能 says yes or no to, when the question asked was another."""
 
     heading: str
     text: str
     citations: tuple[int, ...]
+    asked: str = ""
 
 
 @dataclass(frozen=True)

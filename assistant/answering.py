@@ -423,7 +423,8 @@ class ExtractiveAnswerer:
             number = len(citations) + 1
             seen_chunks[chunk.chunk_id] = number
             citations.append(_citation(number, chunk))
-            out.append(Block(heading=heading, text=chunk.text, citations=(number,)))
+            asked = str(chunk.metadata.get("title", "")) if chunk.metadata.get("kind") == "faq" else ""
+            out.append(Block(heading=heading, text=chunk.text, citations=(number,), asked=asked))
         return Answer(question=query.original, normalized_question=query.text, blocks=tuple(out),
                       citations=tuple(citations), mode=mode, resolved_question=resolved.text,  # type: ignore[arg-type]
                       warnings=self._freshness(citations), handoff=self._handoff(citations, catalog))

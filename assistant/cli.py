@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -119,6 +120,7 @@ def index(
 @app.command()
 def ask(question: Annotated[str, typer.Argument(help="The question, e.g. 身份证丢了怎么补办")]) -> None:
     """Answer one question with numbered sources."""
+    from api.schemas import BlockOut
     from assistant.query import clean_text
     from assistant.service import Assistant
 
@@ -143,7 +145,7 @@ def ask(question: Annotated[str, typer.Argument(help="The question, e.g. 身份�
         return
     for block in answer.blocks:
         marks = "".join(f"[{n}]" for n in block.citations)
-        console.print(f"[bold]{block.heading}[/bold] {marks}", soft_wrap=True)
+        console.print(f"[bold]{escape(BlockOut.of(block).title)}[/bold] {marks}", soft_wrap=True)
         console.print(block.text, soft_wrap=True, markup=False)
     for warning in answer.warnings:
         console.print(f"[yellow]提示：[/yellow]{warning}", soft_wrap=True)

@@ -51,7 +51,7 @@ class LlmRewriter:
             check = check_facts(block.text, text, block.heading)
             if not check.passed:
                 return _keep(base, f"llm rewrite not used: block {number}: {check.describe()}")
-        blocks = tuple(Block(b.heading, text, b.citations) for b, text in zip(answer.blocks, texts, strict=True))
+        blocks = tuple(Block(b.heading, text, b.citations, b.asked) for b, text in zip(answer.blocks, texts, strict=True))
         return Rewrite(blocks, options, True, base.closing, ("llm rewrite, fact check passed",))
 
 

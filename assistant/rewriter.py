@@ -152,8 +152,8 @@ class PlainRewriter:
         state = _State()
         noted = [self._plain(block, options, state) if options.plain else block.text for block in source]
         texts = [text.replace(NOTE, "") for text in noted]
-        blocks = [Block(b.heading, self._script(text, b.heading, options.script), b.citations)
-                  for b, text in zip(source, texts)]
+        blocks = [Block(b.heading, self._script(text, b.heading, options.script), b.citations,
+                        self._script(b.asked, "", options.script)) for b, text in zip(source, texts)]
         lead = self._lead(source, noted) if options.elderly and options.plain else None
         if lead is not None:
             blocks.insert(0, Block(self._script(lead.heading, "", options.script),

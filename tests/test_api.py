@@ -124,7 +124,10 @@ def test_ask_returns_a_cited_answer(client: TestClient) -> None:
     assert numbers == list(range(1, len(numbers) + 1))
     for block in body["answer"]["blocks"]:
         (number,) = block["citations"]
-        assert body["citations"][number - 1]["quote"] == block["text"]
+        cited = body["citations"][number - 1]
+        assert cited["quote"] == block["text"]
+        assert block["asked"] == (cited["title"] if cited["kind"] == "faq" else "")  # an FAQ's own question
+    assert any(block["asked"] for block in body["answer"]["blocks"])
     first = body["citations"][0]
     assert first["doc_id"] in {"guide-idcard-replace", "faq-idcard-lost-fee"}
     assert first["effective_date"] == "2012-01-01" and first["source_url"].startswith("https://")

@@ -39,6 +39,9 @@ def test_a_reply_that_keeps_every_fact_is_used(rules: PlainRewriter) -> None:
     assert rewrite.facts_preserved and rewrite.notes == ("llm rewrite, fact check passed",)
     assert [b.text for b in rewrite.blocks] == ["补办身份证，您要交40元工本费。", "从窗口收下您申请那天算起，60日内办好。"]
     assert [(b.heading, b.citations) for b in rewrite.blocks] == [("收费标准", (1,)), ("办理时限", (1,))]
+    faq = Block("答复", FEE.text, (1,), asked="补办身份证要交钱吗？")  # the FAQ's own question stays beside its answer
+    told = LlmRewriter(rules, fake("[1] 补办身份证，您要交40元工本费。"), load_prompt("rewrite")).rewrite(answer(faq), RewriteOptions())
+    assert told.facts_preserved and told.blocks[0].asked == "补办身份证要交钱吗？"
 
 
 @pytest.mark.parametrize(("reply", "why"), [

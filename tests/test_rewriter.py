@@ -205,6 +205,13 @@ def test_cantonese_rendering_of_known_answers(rewriter: PlainRewriter, source: s
     assert rewrite.facts_preserved and rewrite.blocks[0].text == expected
 
 
+def test_the_faq_question_an_answer_carries_is_shown_in_the_script_asked_for(rewriter: PlainRewriter) -> None:
+    faq = Answer(question="问题", normalized_question="问题", mode="faq", citations=(),
+                 blocks=(Block("答复", "可以。异地办理的无需提交户口簿。", (1,), asked="身份证过期了，能在工作的城市换吗？"),))
+    assert rewriter.rewrite(faq, RewriteOptions(script="traditional")).blocks[0].asked == "身份證過期了，能在工作的城市換嗎？"
+    assert rewriter.rewrite(faq, RewriteOptions()).blocks[0].asked == "身份证过期了，能在工作的城市换吗？"
+
+
 def test_cantonese_keeps_official_names_of_offices_documents_and_programmes(rewriter: PlainRewriter) -> None:
     source = ("请到派出所申请，最低生活保障和养老金按月发放，带上出生医学证明和不动产权证书；"
               "被解除劳动合同的可以申领失业保险金。")

@@ -552,12 +552,13 @@ def test_mounting_keeps_the_api_routes_and_their_error_bodies(make_settings: Cal
 
 def test_answer_text_and_sources_are_escaped() -> None:
     answer = Answer(question="q", normalized_question="q", mode="guide", warnings=("<b>旧</b>",),
-                    blocks=(Block("答复", "<script>x</script>", (1,)),),
+                    blocks=(Block("答复", "<script>x</script>", (1,), asked="<em>能换吗</em>"),),
                     citations=(Citation(1, "d", "<img src=x>", "s", "2020-01-01", "javascript:alert(1)", "<i>q</i>",
                                         "guide"),))
     shown = render_answer(AskResponse.of(answer, "a" * 32, 1.0))
     assert "<script>" not in shown and "&lt;script&gt;" in shown
-    assert "<img" not in shown and "<i>" not in shown and "<b>" not in shown
+    assert "<img" not in shown and "<i>" not in shown and "<b>" not in shown and "<em>" not in shown
+    assert "**答复（对应问题：&lt;em&gt;能换吗&lt;/em&gt;）**" in shown  # the FAQ's own question beside its answer
     assert "javascript:" not in shown  # only http(s) links are shown
     session = ChatSession(turns=[Turn("q", AskResponse.of(answer, "a" * 32, 1.0), script="traditional")])
     assert session.messages()[1]["content"].startswith("（繁體和粤语显示需要改写服务")  # no rewriter: said so

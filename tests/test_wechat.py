@@ -457,6 +457,15 @@ def test_rendered_parts_never_exceed_the_limit() -> None:
         assert len(parts) == 1 or MORE in parts[0]
 
 
+def test_an_faq_answer_shows_the_question_it_answers() -> None:
+    """"可以。" answers the FAQ's own question, which may not be the one asked: the reply names it."""
+    faq = replace(fee_answer(), blocks=(Block("答复", "可以。", (1,), asked="身份证过期了，能在工作的城市换吗？"),))
+    (text,) = render_answer(faq)
+    assert text.startswith("【答复（对应问题：身份证过期了，能在工作的城市换吗？）】\n可以。[1]")
+    (plain,) = render_answer(fee_answer())
+    assert plain.startswith("【收费标准】\n")  # a guide section's heading alone
+
+
 # ---- events and other message types ------------------------------------------------------------
 
 def test_subscribe_gets_a_welcome_with_example_questions_and_other_events_success(serve: Callable[..., TestClient]) -> None:

@@ -42,7 +42,7 @@ def render_answer(response: AskResponse) -> str:
         return render_handoff(response, refused=True)
     retold = response.plain
     blocks = retold.blocks if retold is not None else response.answer.blocks
-    parts = [render_block(block.heading, block.text, block.citations) for block in blocks]
+    parts = [render_block(block.title, block.text, block.citations) for block in blocks]
     if retold is not None and retold.closing:
         parts.append(escape(retold.closing))
     if retold is not None and not retold.facts_preserved:
@@ -89,7 +89,7 @@ def render_source(citation: CitationOut, mark: str) -> str:
 
 
 def render_original(response: AskResponse) -> str:
-    body = "".join(f"<p><strong>{escape(block.heading)}</strong><br>{escape(block.text).replace(chr(10), '<br>')}</p>"
+    body = "".join(f"<p><strong>{escape(block.title)}</strong><br>{escape(block.text).replace(chr(10), '<br>')}</p>"
                    for block in response.answer.blocks)
     return f'<details class="zw-original"><summary>查看原文（改写前的原始表述）</summary>{body}</details>'
 
