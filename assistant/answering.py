@@ -23,7 +23,7 @@ from assistant.errors import ConfigError
 from assistant.lexical import tokenize
 from assistant.matters import (holds, named_matters, particular_things, unheld_things, unknown_things, unmentioned,
                                unnamed)
-from assistant.quantities import Quantity, unstated
+from assistant.quantities import Quantity, asked_quantities, unstated
 from assistant.query import Query, QueryNormalizer
 from assistant.retrieval import HybridRetriever, Passage, Retrieved
 from assistant.scope import ScopeChecker
@@ -52,6 +52,7 @@ ASPECT_WORDS = tuple(word for words, sections in INTENTS if sections != HOW_TO_S
 # they say little about the matter, so they do not choose the document unless the question asks
 # where or whom (on the eval set's dev half a divorce guide's 办理地点 led an ID-card question).
 CONTACT_SECTIONS = ("办理地点", "咨询电话")
+BASIS_SECTIONS = ("设定依据", "政策依据")  # the law behind a matter: never what an answer leads with
 CONTACT_WORDS = tuple(word for words, sections in INTENTS if set(sections) <= set(CONTACT_SECTIONS) for word in words)
 # "能…吗？" asks whether one qualifies: the conditions answer it.
 YES_NO = re.compile(r"能不能|可不可以|可唔可以|得唔得|行不行|(能|可以|可唔可以).*(吗|嗎|不|(?<![什怎这那多])么|嘛|冇)[？?！!。]*$")
@@ -395,6 +396,13 @@ class ExtractiveAnswerer:
                 wanted.append(passage.section)
         if not wanted:
             wanted = [s for s in DEFAULT_GUIDE_SECTIONS if s in available] or available[:2]
+        if asked_quantities(text):  # lead with a section stating the sum asked for, not 收费标准's 不收费 (创业补贴能领多少)
+            def states(name: str) -> bool:
+                return not unstated(text, [(name, " ".join(c.text for c in _section_chunks(catalog, doc_id, name)))])
+
+            stating = next((name for name in wanted if name not in BASIS_SECTIONS and states(name)), None)
+            if stating is not None and not states(wanted[0]):
+                wanted.insert(0, wanted.pop(wanted.index(stating)))
         if "咨询电话" in available and "咨询电话" not in wanted:
             wanted.append("咨询电话")
         return wanted

@@ -313,6 +313,27 @@ def test_a_word_of_the_guides_own_title_asks_for_no_section() -> None:
     assert ExtractiveAnswerer._sections_for("医疗费用要交多少钱", [], catalog, "guide-medical-cross-region")[0] == "收费标准"
 
 
+def test_a_sum_asked_for_is_led_by_the_section_stating_it() -> None:
+    """"创业补贴能领多少" asks a sum: the amounts words ask for 收费标准 too, but a subsidy's fee
+    section says 不收费; the conditions stating 5000元 lead. Where the fee section states the sums
+    (an allowance's table), it leads as before; the law behind a matter never leads. (Retrieval found
+    the conditions: a section is only moved among those answered.)"""
+    def guide(doc_id: str, sections: dict[str, str]) -> list[StoredChunk]:
+        return [StoredChunk(f"{doc_id}#{n}", text, {"doc_id": doc_id, "kind": "guide", "chunk_no": n, "section": name})
+                for n, (name, text) in enumerate(sections.items())]
+
+    catalog = Catalog.build("c", [
+        *guide("guide-startup", {"受理条件": "1. 首次创业；\n补贴标准：每户一次性补贴5000元。", "收费标准": "不收费。",
+                                 "设定依据": "补贴按每户5000元发放的规定。"}),
+        *guide("guide-elderly", {"受理条件": "年满80周岁。", "收费标准": "申请不收取费用。80至89周岁每人每月100元。"})])
+    from assistant.retrieval import Passage
+
+    found = [Passage("guide-startup#0", "guide-startup", "……", {"doc_id": "guide-startup", "section": "受理条件", "kind": "guide"}, 0.5)]
+    assert ExtractiveAnswerer._sections_for("创业补贴能领多少", found, catalog, "guide-startup")[:2] == ["受理条件", "收费标准"]
+    assert ExtractiveAnswerer._sections_for("高龄津贴一个月给多少", [], catalog, "guide-elderly")[0] == "收费标准"
+    assert ExtractiveAnswerer._sections_for("创业补贴怎么申请", [], catalog, "guide-startup")[0] != "设定依据"
+
+
 def test_a_thing_a_sources_similar_question_names_is_not_missing() -> None:
     """私家车 (rare, named by one document of 21) is not in the inspection guide's text, but one of
     its similar questions (相似问法) names it: the guide's matter holds it. Without the similar
