@@ -332,6 +332,9 @@ def test_a_sum_asked_for_is_led_by_the_section_stating_it() -> None:
     assert ExtractiveAnswerer._sections_for("创业补贴能领多少", found, catalog, "guide-startup")[:2] == ["受理条件", "收费标准"]
     assert ExtractiveAnswerer._sections_for("高龄津贴一个月给多少", [], catalog, "guide-elderly")[0] == "收费标准"
     assert ExtractiveAnswerer._sections_for("创业补贴怎么申请", [], catalog, "guide-startup")[0] != "设定依据"
+    # 能领…吗 asks whether one qualifies, not how much: the conditions answer it, not the fee section
+    assert ExtractiveAnswerer._sections_for("80岁能领高龄津贴吗", [], catalog, "guide-elderly") == ["受理条件"]
+    assert ExtractiveAnswerer._sections_for("80岁能领多少高龄津贴", [], catalog, "guide-elderly")[0] == "收费标准"
 
 
 def test_a_thing_a_sources_similar_question_names_is_not_missing() -> None:
