@@ -101,3 +101,16 @@ def test_the_permits_of_hong_kong_and_macao_residents_are_the_lexicons_one_name(
     normalizer = QueryNormalizer(load_dialect(Path(__file__).resolve().parents[1] / "corpus" / "dialect.yaml"), [])
     for question in ("澳門居民來往內地通行證過期了，要去哪裡辦換證？", "香港居民来往内地通行证怎么换"):
         assert "港澳居民来往内地通行证" in normalizer.normalize(question).names
+
+
+def test_a_second_hand_car_is_a_motor_vehicle_and_its_transfer_the_vehicle_rules_word() -> None:
+    """二手车 is a 机动车 (the lexicons' name the evidence check looks for: not in the second-hand
+    house's FAQs), and a car's 过户 is the vehicle rules' 转让登记, not real estate's 转移登记."""
+    from pathlib import Path
+
+    from assistant.lexicon import load_dialect
+
+    normalizer = QueryNormalizer(load_dialect(Path(__file__).resolve().parents[1] / "corpus" / "dialect.yaml"), [])
+    assert "机动车" in normalizer.normalize("二手车买卖完多少天内要去过户？").names
+    for question in ("二手车过户要带什么？", "车辆过户怎么办"):
+        assert "机动车转让登记" in normalizer.normalize(question).text
