@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from assistant.answer import Answer, Block, Citation
 from api.schemas import BlockOut
+from assistant.answer import Answer, Block, Citation
 from assistant.tickets import HANDOFF_REASONS
 
 TEXT_LIMIT_BYTES = 2048  # WeChat rejects passive text replies longer than this (UTF-8 bytes)

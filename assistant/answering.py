@@ -52,8 +52,8 @@ ASPECT_WORDS = tuple(word for words, sections in INTENTS if sections != HOW_TO_S
 # they say little about the matter, so they do not choose the document unless the question asks
 # where or whom (on the eval set's dev half a divorce guide's 办理地点 led an ID-card question).
 CONTACT_SECTIONS = ("办理地点", "咨询电话")
-BASIS_SECTIONS = ("设定依据", "政策依据")
-AMOUNT_SECTIONS = ("支持标准", "收费标准")  # the law behind a matter: never what an answer leads with
+BASIS_SECTIONS = ("设定依据", "政策依据")  # the law behind a matter: never what an answer leads with
+AMOUNT_SECTIONS = ("支持标准", "收费标准")  # how much is paid out, or paid
 CONTACT_WORDS = tuple(word for words, sections in INTENTS if set(sections) <= set(CONTACT_SECTIONS) for word in words)
 # "能…吗？" asks whether one qualifies: the conditions answer it.
 YES_NO = re.compile(r"能不能|可不可以|可唔可以|得唔得|行不行|(能|可以|可唔可以).*(吗|嗎|不|(?<![什怎这那多])么|嘛|冇)[？?！!。]*$")
@@ -387,7 +387,7 @@ class ExtractiveAnswerer:
         available = _sections(catalog, doc_id)
         title = catalog.documents[doc_id].title if doc_id in catalog.documents else ""
         wanted: list[str] = []
-        whether = YES_NO.search(text) and not asked_quantities(text)
+        whether = bool(YES_NO.search(text)) and not asked_quantities(text)
         for words, sections in INTENTS:
             if whether and sections == AMOUNT_SECTIONS:
                 continue  # "男的能领生育津贴吗" asks whether, not how much
