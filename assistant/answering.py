@@ -387,20 +387,20 @@ class ExtractiveAnswerer:
         available = _sections(catalog, doc_id)
         title = catalog.documents[doc_id].title if doc_id in catalog.documents else ""
         wanted: list[str] = []
-        whether = bool(YES_NO.search(text)) and not asked_quantities(text)
+        yes_no, quantities = bool(YES_NO.search(text)), asked_quantities(text)
         for words, sections in INTENTS:
-            if whether and sections == AMOUNT_SECTIONS:
+            if yes_no and not quantities and sections == AMOUNT_SECTIONS:
                 continue  # "男的能领生育津贴吗" asks whether, not how much
             if any(word in text and word not in title for word in words):  # 异地 of 异地就医备案 asks no place
                 wanted.extend(s for s in sections if s in available and s not in wanted)
-        if YES_NO.search(text):
+        if yes_no:
             wanted.extend(s for s in ("受理条件",) if s in available and s not in wanted)
         for passage in passages[:2]:  # what retrieval found inside the document
             if passage.section in available and passage.section not in wanted and passage.section != "事项名称":
                 wanted.append(passage.section)
         if not wanted:
             wanted = [s for s in DEFAULT_GUIDE_SECTIONS if s in available] or available[:2]
-        if asked_quantities(text):  # lead with a section stating the sum asked for, not 收费标准's 不收费 (创业补贴能领多少)
+        if quantities:  # lead with a section stating the sum asked for, not 收费标准's 不收费 (创业补贴能领多少)
             def states(name: str) -> bool:
                 return not unstated(text, [(name, " ".join(c.text for c in _section_chunks(catalog, doc_id, name)))])
 
