@@ -31,6 +31,7 @@ from assistant.store import StoredChunk
 from assistant.titles import TitleVectors
 
 HOW_TO_SECTIONS = ("办理流程", "申请材料")
+CONDITION_SECTIONS = ("受理条件", "适用对象", "申请条件", "支持对象")  # who qualifies
 INTENTS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (("材料", "带什么", "带啥", "带哪些", "要带", "准备什么", "准备啥", "需要什么", "证件", "资料", "拿什么", "提交什么"), ("申请材料",)),
     (("流程", "步骤", "怎么办理", "如何办理", "怎么申请", "如何申请", "怎么办", "咋办", "怎么弄", "手续", "程序", "怎样办", "怎么补", "怎样补", "怎么领", "如何领", "怎么提取", "如何提取", "怎么取", "咋取", "啷个取", "点样攞", "怎么注销", "啷个注销", "咋注销", "找谁", "哪申请"), HOW_TO_SECTIONS),
@@ -38,7 +39,7 @@ INTENTS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (("多少钱", "收费", "费用", "要钱", "免费", "工本费", "收钱", "花多少", "交多少", "几多钱", "好多钱", "要不要钱", "登记费", "手续费", "交钱", "掏钱"), ("收费标准",)),
     (("在哪", "哪里", "地点", "地址", "去哪", "哪儿", "窗口", "网上办", "线上", "异地"), ("办理地点",)),
     (("电话", "热线", "联系"), ("咨询电话",)),
-    (("条件", "能不能", "可不可以", "可以吗", "能否", "符合", "资格", "谁可以", "哪些人", "满足", "要求", "多少年", "多少岁", "多大"), ("受理条件", "适用对象", "申请条件", "支持对象")),
+    (("条件", "能不能", "可不可以", "可以吗", "能否", "符合", "资格", "谁可以", "哪些人", "满足", "要求", "多少年", "多少岁", "多大"), CONDITION_SECTIONS),
     (("依据", "法律", "哪条", "法规", "根据什么"), ("设定依据", "政策依据")),
     # 给钱 is paying ("办这个要不要给钱") or being paid ("国家给钱吗"): the amounts answer both
     (("领多少", "补贴多少", "能领", "标准", "每月多少", "一个月多少", "给多少", "奖励多少", "给钱"), ("支持标准", "收费标准")),
@@ -175,6 +176,9 @@ class ExtractiveAnswerer:
         query, resolved, found = self._search(question, history)
         if isinstance(found, Answer):
             return found
+        return self._with_sections_left(query, resolved, self._choose(query, resolved, found), found.catalog)
+
+    def _choose(self, query: Query, resolved: Query, found: Retrieved) -> Answer:
         first, doc_id = self._compose(query, resolved, found)
         missing = _unstated_in(first, query.text)
         if not doc_id or not first.refused and not missing:
@@ -237,6 +241,22 @@ class ExtractiveAnswerer:
         blocks += [(name, chunk) for name in sections for chunk in _section_chunks(catalog, doc_id, name)]
         mode = "bundle" if kind == "bundle" else "guide"
         return self._finish(query, resolved, mode, blocks, catalog), doc_id
+
+    def _with_sections_left(self, query: Query, resolved: Query, answer: Answer, catalog: Catalog | None) -> Answer:
+        """An FAQ's answer followed by the sections of the guide it rests on that the question asks
+        and the FAQ's own question does not ("结婚证找不到了，能补办吗？要带什么？" found
+        "补领结婚证或离婚证要钱吗？多久能拿到？": its 申请材料 follow). Added once the answer is
+        chosen: the choice weighs what the FAQ itself states."""
+        if answer.refused or answer.mode != "faq" or catalog is None or not answer.citations:
+            return answer
+        faq = catalog.chunks[answer.citations[0].chunk_id]
+        target, more = _sections_left(query.text, faq, catalog)
+        if not more:
+            return answer
+        blocks = [(block.heading, catalog.chunks[answer.citations[block.citations[0] - 1].chunk_id])
+                  for block in answer.blocks]
+        blocks += [(name, chunk) for name in more for chunk in _section_chunks(catalog, target, name)]
+        return self._finish(query, resolved, "faq", blocks, catalog)
 
     def weigh(self, question: str, history: tuple[str, ...] = ()) -> Evidence | Answer:
         """What the evidence check sees for `question`, or the answer `answer` gives before the
@@ -576,6 +596,27 @@ def _worded_on_the_matter(query: Query, doc_id: str, catalog: Catalog,
         return True
     terms = _matter_terms(query.search_text)
     return not terms or any(term in names for term in terms)
+
+
+def _asked_sections(text: str, title: str = "") -> set[str]:
+    """The guide sections `text` asks for by its words, not counting words inside `title`."""
+    return {section for words, sections in INTENTS if any(word in text and word not in title for word in words)
+            for section in sections}
+
+
+def _sections_left(text: str, faq: StoredChunk, catalog: Catalog) -> tuple[str, list[str]]:
+    """The guide `faq` rests on and, in the guide's order, its sections that `text` asks for and
+    the FAQ neither rests on nor asks about itself (by its words, or as a yes/no question the
+    conditions answer; an FAQ resting on one section of who qualifies answers who qualifies)."""
+    target, section = (rests_on(faq.metadata) or [("", "")])[0]
+    if not target or target not in catalog.documents or _is_articles(catalog, target):
+        return target, []
+    asked = _asked_sections(text, catalog.documents[target].title)
+    asks = str(faq.metadata.get("title", ""))
+    covered = _asked_sections(asks) | {section}
+    if YES_NO.search(asks) or section in CONDITION_SECTIONS:  # one of them states who qualifies
+        covered |= set(CONDITION_SECTIONS)
+    return target, [name for name in _sections(catalog, target) if name in asked - covered]
 
 
 def _matter_terms(text: str) -> set[str]:

@@ -7,7 +7,7 @@ from typing import cast
 import pytest
 
 from assistant.answer import Answer
-from assistant.answering import ExtractiveAnswerer, Thresholds, _weigh
+from assistant.answering import ExtractiveAnswerer, Thresholds, _sections_left, _weigh
 from assistant.catalog import Catalog
 from assistant.embedders import Embedder
 from assistant.lexicon import DialectEntry, GlossaryEntry
@@ -335,6 +335,45 @@ def test_a_sum_asked_for_is_led_by_the_section_stating_it() -> None:
     # 能领…吗 asks whether one qualifies, not how much: the conditions answer it, not the fee section
     assert ExtractiveAnswerer._sections_for("80岁能领高龄津贴吗", [], catalog, "guide-elderly") == ["受理条件"]
     assert ExtractiveAnswerer._sections_for("80岁能领多少高龄津贴", [], catalog, "guide-elderly")[0] == "收费标准"
+
+
+def test_an_faq_answer_is_followed_by_the_guide_sections_asked_that_its_own_question_leaves_out(
+        assistant: Assistant) -> None:
+    """"身份证丢了补办要多少钱？要带什么？" is answered by the fee FAQ, whose own question asks no
+    materials: the guide's 申请材料 follow it, cited. A question the FAQ's own question covers gets
+    the FAQ alone."""
+    answer = assistant.ask("身份证丢了补办要多少钱？要带什么？")
+    assert not answer.refused and answer.mode == "faq", answer.refusal_reason
+    assert [b.heading for b in answer.blocks] == ["答复", "依据：收费标准", "申请材料"]
+    assert answer.blocks[0].asked == "身份证丢了补办要多少钱？"
+    materials = answer.blocks[2]
+    assert "- 居民户口簿" in materials.text
+    assert answer.citations[materials.citations[0] - 1].section == "申请材料"
+    fee_only = assistant.ask("身份证丢了补办要多少钱？")
+    assert fee_only.mode == "faq" and [b.heading for b in fee_only.blocks] == ["答复", "依据：收费标准"]
+
+
+def test_the_sections_left_are_those_asked_that_the_faq_neither_asks_nor_rests_on() -> None:
+    sections = ("受理条件", "适用对象", "申请材料", "办理流程", "办理时限", "收费标准", "办理地点")
+    guide = [StoredChunk(f"guide-card#{n}", "……", {"doc_id": "guide-card", "title": "异地补换社会保障卡", "kind": "guide",
+                                                   "chunk_no": n, "section": section})
+             for n, section in enumerate(sections)]
+
+    def faq(asks: str, section: str) -> StoredChunk:
+        return StoredChunk("faq#0", "……", {"doc_id": "faq", "title": asks, "kind": "faq",
+                                           "rests_on": f"guide-card#{section}"})
+
+    catalog = Catalog.build("c", guide)
+    lost = faq("社保卡丢了怎么办？", "办理流程")
+    assert _sections_left("社保卡丢了，补一张要多久？", lost, catalog) == ("guide-card", ["办理时限"])
+    assert _sections_left("社保卡丢了，要带什么去补？", lost, catalog)[1] == []  # how to do it: steps and materials
+    fee = faq("补社保卡要钱吗？", "收费标准")
+    assert _sections_left("补社保卡要钱吗？去哪办？", fee, catalog)[1] == ["办理地点"]
+    # a yes/no FAQ, or one resting on one section of who qualifies, answers who qualifies
+    assert _sections_left("哪些人可以补社保卡", faq("外地人可以补社保卡吗？", "办理地点"), catalog)[1] == []
+    assert _sections_left("补社保卡要满足什么条件", faq("社保卡谁能代办？", "适用对象"), catalog)[1] == []
+    # a word of the guide's own title asks nothing (异地 asks where, but not of 异地补换社会保障卡)
+    assert _sections_left("异地补换社会保障卡要钱吗？", fee, catalog)[1] == []
 
 
 def test_a_thing_a_sources_similar_question_names_is_not_missing() -> None:
