@@ -67,6 +67,7 @@ FOLLOW_UP_MAX_CHARS = 14  # longer questions stand alone unless they open anapho
 NEXT_DOCUMENT_SHARE = 0.8
 # The kinds of document whose titles state one matter (a law's or a checklist's covers many).
 TITLED_KINDS = ("faq", "guide")
+NAMING_NEIGHBOURS = 4  # the other documents retrieval found that are asked whether they name a thing
 FOLLOW_UP_START = re.compile(r"^(那|那么|那要|那我|还|另外|它|这个|这|要是|如果)")
 
 
@@ -193,8 +194,13 @@ class ExtractiveAnswerer:
         rest = [p for p in found.passages if p.doc_id != doc_id and p.doc_id not in first.cited_doc_ids]
         top = found.passages[0]
         passed_over = first.refused and top.doc_id != doc_id  # refused below the best-ranked document
-        if rest and (not first.refused or passed_over or rest[0].score >= NEXT_DOCUMENT_SHARE * top.score):
+        # a closer document naming the thing asked about (护照) is the next one asked
+        naming = _naming_neighbour(resolved, found, doc_id) if first.refused else ""
+        if naming:
+            rest = [p for p in rest if p.doc_id == naming]
+        if rest and (not first.refused or passed_over or naming or rest[0].score >= NEXT_DOCUMENT_SHARE * top.score):
             second, second_id = self._compose(query, resolved, replace(found, passages=rest))
+            second = self._with_sections_left(query, resolved, second, found.catalog)
             matter = found.catalog.matter_families.get(top.doc_id, ()) if found.catalog is not None else ()
             from_top = not passed_over or second_id in matter
             if not second.refused and not _unstated_in(second, query.text, strict=True) and from_top:
@@ -327,6 +333,8 @@ class ExtractiveAnswerer:
         naming 失业保险金 reads far from a bare "失业保险金申领")."""
         catalog = found.catalog
         if catalog is None or not _worded_on_the_matter(resolved, doc_id, catalog, self.normalizer.aliases):
+            return False
+        if _naming_neighbour(resolved, found, doc_id):
             return False
         if not by_title:
             return True
@@ -596,6 +604,27 @@ def _worded_on_the_matter(query: Query, doc_id: str, catalog: Catalog,
         return True
     terms = _matter_terms(query.search_text)
     return not terms or any(term in names for term in terms)
+
+
+def _naming_neighbour(query: Query, found: Retrieved, doc_id: str) -> str:
+    """A document retrieval found closer to the question than `doc_id` (by cosine) whose title names
+    a particular thing the question names (`_particular_things`: 护照) that `doc_id`, what it rests on
+    and its matter's names do not; else "". "第一次办护照要多少钱" found "第一次办身份证要多少钱？"
+    first by its words, and the passport's fee FAQ closer by its meaning."""
+    catalog = found.catalog
+    mine = [p.dense or 0.0 for p in found.passages if p.doc_id == doc_id]
+    if catalog is None or not mine:
+        return ""
+    near = (doc_id, *(target for target, _ in rests_on(catalog.first_metadata(doc_id))))
+    texts = [catalog.matter_names.get(doc_id, ""), *(catalog.document_texts.get(d, "") for d in near)]
+    unheld = unmentioned(_particular_things(query, catalog), texts)
+    closer = [p.doc_id for p in sorted(found.passages, key=lambda p: -(p.dense or 0.0))
+              if p.doc_id != doc_id and (p.dense or 0.0) > max(mine)]
+    for other in list(dict.fromkeys(closer))[:NAMING_NEIGHBOURS]:
+        entry = catalog.documents.get(other)
+        if entry is not None and any(thing in entry.title for thing in unheld):
+            return other
+    return ""
 
 
 def _asked_sections(text: str, title: str = "") -> set[str]:

@@ -7,7 +7,7 @@ from typing import cast
 import pytest
 
 from assistant.answer import Answer
-from assistant.answering import ExtractiveAnswerer, Thresholds, _sections_left, _weigh
+from assistant.answering import ExtractiveAnswerer, Thresholds, _naming_neighbour, _sections_left, _weigh
 from assistant.catalog import Catalog
 from assistant.embedders import Embedder
 from assistant.lexicon import DialectEntry, GlossaryEntry
@@ -374,6 +374,31 @@ def test_the_sections_left_are_those_asked_that_the_faq_neither_asks_nor_rests_o
     assert _sections_left("补社保卡要满足什么条件", faq("社保卡谁能代办？", "适用对象"), catalog)[1] == []
     # a word of the guide's own title asks nothing (异地 asks where, but not of 异地补换社会保障卡)
     assert _sections_left("异地补换社会保障卡要钱吗？", fee, catalog)[1] == []
+
+
+def test_a_closer_document_whose_title_names_the_thing_asked_about_answers_instead() -> None:
+    """"第一次办护照要多少钱" found the ID card's fee FAQ first (by its words) and the passport's
+    fee FAQ closer (by its meaning): 护照, a particular thing of the corpus, is in the passport FAQ's
+    title and nowhere in the ID card's matter, so the passport FAQ is the one to answer from. A
+    thing no closer document's title names changes nothing."""
+    def doc(doc_id: str, title: str, text: str, kind: str = "faq") -> StoredChunk:
+        return StoredChunk(f"{doc_id}#0", text, {"doc_id": doc_id, "title": title, "kind": kind, "chunk_no": 0})
+
+    idcard = doc("faq-idcard-first-fee", "第一次办身份证要多少钱？", "首次申领居民身份证工本费20元。")
+    passport = doc("faq-passport-fee", "办护照要多少钱？", "普通护照每本120元。")
+    fillers = [doc(f"guide-{n}", f"事项{n}", "按规定办理。", "guide") for n in range(22)]  # a corpus of 24
+    catalog = Catalog.build("c", [idcard, passport, *fillers])
+
+    def found(passport_dense: float) -> Retrieved:
+        return Retrieved([Passage(c.chunk_id, str(c.metadata["doc_id"]), c.text, c.metadata, score, dense)
+                          for c, score, dense in ((idcard, 0.4, 0.91), (passport, 0.1, passport_dense))], catalog)
+
+    query = Query("第一次办护照要多少钱", "第一次办护照要多少钱")
+    assert _naming_neighbour(query, found(0.93), "faq-idcard-first-fee") == "faq-passport-fee"
+    assert _naming_neighbour(query, found(0.90), "faq-idcard-first-fee") == ""  # not closer
+    assert _naming_neighbour(query, found(0.93), "faq-passport-fee") == ""  # it names the thing itself
+    other = Query("第一次办身份证要多少钱", "第一次办身份证要多少钱")
+    assert _naming_neighbour(other, found(0.93), "faq-idcard-first-fee") == ""
 
 
 def test_a_thing_a_sources_similar_question_names_is_not_missing() -> None:
