@@ -4,7 +4,7 @@ corpus uses, so both the embedder and BM25 see them.
 Most typos in typed Chinese are a wrong character of the same sound, picked from the input method's
 list. A piece of the question is repaired only when all of this holds:
 - it is one to three adjacent jieba tokens (dictionary words only, no new-word guessing) making 2–5
-  Han characters, and a typo has broken it up: a single token that is no dictionary word, or a run
+  Han characters, the last no sentence-final particle (呢, 吗), and a typo has broken it up: a single token that is no dictionary word, or a run
   of tokens with a one-character token in it that is no dictionary word as a whole;
 - exactly one service word has the same toneless pinyin (`pypinyin`), the same length, and differs
   from it in one character (two for words of four or more); or, when no word sounds the same and the
@@ -33,6 +33,9 @@ FUZZY_FINALS = (("iang", "ian"), ("uang", "uan"), ("ang", "an"), ("eng", "en"), 
 # Two characters alike in fuzzy sound are too often two words (两限 and 年限, 交强 of 交强险 and
 # 交钱: MSGABench questions a two-character fuzzy repair changed wrongly): three at least.
 FUZZY_MIN_CHARS = 3
+# Sentence-final particles end a question, never a word: "离婚呢？" asks about divorce in turn (a
+# follow-up), it is no typo of 离婚了 (l/n) however alike they sound.
+PARTICLES = frozenset("呢吗嗎吧啊呀嘛啦哦喔咯噻哈")
 
 
 class HomophoneRepair:
@@ -54,7 +57,7 @@ class HomophoneRepair:
             for span in range(MAX_TOKENS, 0, -1):
                 group = tokens[i : i + span]
                 piece = "".join(group)
-                if len(group) < span or not _broken(group, piece, vocabulary.words):
+                if len(group) < span or group[-1] in PARTICLES or not _broken(group, piece, vocabulary.words):
                     continue
                 word = vocabulary.sounds_like(piece)
                 if word is not None:

@@ -44,6 +44,7 @@ def test_a_homophone_typo_becomes_the_corpus_word(repair: HomophoneRepair, quest
     "什么是水库的防洪限制水位",
     "如何为调出职工办理停止缴存住房公积金",
     "北京丰台区的零见面审批何时开始",
+    "离婚呢？",  # a follow-up: 离婚了 (l/n) sounds alike, but 呢 ends a question, never a word
 ])
 def test_ordinary_text_is_left_alone(repair: HomophoneRepair, question: str) -> None:
     assert repair.repair(question) == (question, ())
@@ -80,3 +81,8 @@ def test_two_characters_are_never_repaired_by_fuzzy_sound() -> None:
     too often two words (MSGABench's 两限房)."""
     assert HomophoneRepair(lambda: ["年限"]).repair("两限房怎么申请") == ("两限房怎么申请", ())
     assert HomophoneRepair(lambda: ["年限"]).repair("念限房怎么申请")[1] == (("念限", "年限"),)  # the same sound
+
+
+def test_a_sentence_final_particle_is_never_part_of_a_repair() -> None:
+    assert HomophoneRepair(lambda: ["离婚了"]).repair("离婚呢") == ("离婚呢", ())
+    assert HomophoneRepair(lambda: ["离婚了"]).repair("离婚乐")[1] == (("离婚乐", "离婚了"),)  # 乐 is no particle
