@@ -69,6 +69,9 @@ NEXT_DOCUMENT_SHARE = 0.8
 TITLED_KINDS = ("faq", "guide")
 NAMING_NEIGHBOURS = 4  # the other documents retrieval found that are asked whether they name a thing
 FOLLOW_UP_START = re.compile(r"^(那|那么|那要|那我|还|另外|它|这个|这|要是|如果)")
+# "离婚呢？" after "结婚登记要带什么": the same question asked of another matter
+WHAT_ABOUT = re.compile(r"^(?:那么|那)?(?P<subject>[^，,。？?！!\s]{2,12}?)(?:呢|咧|嘞)[？?！!。]*$")
+CLAUSES = re.compile(r"[，,。？?！!；;\s]+")
 
 
 @dataclass(frozen=True)
@@ -282,7 +285,10 @@ class ExtractiveAnswerer:
         """The question normalised, resolved against the conversation, and either what retrieval
         found or the answer given before retrieval (out of scope, or a life event)."""
         query = self.normalizer.normalize(question)
-        resolved = self._resolve_follow_up(query, history)
+        restated = self._asked_of_another(query, history)
+        if restated is not None:  # the question is the restated one, its sections and figures too
+            query = restated
+        resolved = restated or self._resolve_follow_up(query, history)
         verdict = self.scope.check(query.text)
         if verdict is not None:
             return query, resolved, self._refuse(query, resolved, verdict.reason, verdict.category, [])
@@ -384,6 +390,30 @@ class ExtractiveAnswerer:
         for passage in self.retriever.retrieve(combined, k=self.k):
             found.update(tokenize(f"{passage.title} {passage.text}"))
         return combined if len(own_terms & found) / len(own_terms) >= 0.5 else query
+
+    def _asked_of_another(self, query: Query, history: tuple[str, ...]) -> Query | None:
+        """"离婚呢？" after "结婚登记要带什么": the previous question's last clause asking something
+        (要带什么), its matter's words taken out, asked of the new matter ("离婚要带什么"); None unless
+        the question is "X呢" with X naming what a document or its similar questions name and the
+        previous question does not."""
+        match = WHAT_ABOUT.match(query.text) if history else None
+        if match is None:
+            return None
+        previous = self.normalizer.normalize(history[-1])
+        terms = _matter_terms(match.group("subject"))
+        if not terms or any(term in previous.text for term in terms):
+            return None
+        catalog = self.retriever.live_catalog()
+        if not any(term in name for doc_id in catalog.documents for name in catalog.names(doc_id) for term in terms):
+            return None
+        asking = [clause for clause in CLAUSES.split(previous.text) if any(word in clause for word in INTENT_WORDS)]
+        if not asking:
+            return None
+        aspect = asking[-1]
+        for term in sorted(_matter_terms(aspect), key=len, reverse=True):
+            aspect = aspect.replace(term, "")
+        return Query(original=query.original, text=f"{match.group('subject')}{aspect}", expansions=query.expansions,
+                     dialects=query.dialects, traditional=query.traditional, names=query.names)
 
     @staticmethod
     def _primary_document(passages: list[Passage], text: str) -> str:

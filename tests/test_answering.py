@@ -104,6 +104,22 @@ def test_a_follow_up_keeps_the_lexicon_names_of_the_question_it_resolves_against
     assert answerer._resolve_follow_up(follow, ()).names == ("怎样",)
 
 
+def test_what_about_another_matter_asks_the_previous_question_of_it(assistant: Assistant) -> None:
+    """"补办身份证呢？" after a question on the unemployment benefit's materials asks for the ID
+    card's materials: the previous question's asking clause, its matter's words taken out, is asked
+    of the matter the follow-up names. "X呢" naming nothing any document names is a plain follow-up."""
+    first = assistant.ask("失业保险金申领要带什么材料？")
+    assert not first.refused and first.cited_doc_ids[0] == "guide-unemployment-benefit"
+    other = assistant.ask("补办身份证呢？", conversation_id=first.conversation_id)
+    assert other.resolved_question.startswith("补办身份证") and "带什么" in other.resolved_question
+    assert "失业" not in other.resolved_question
+    assert not other.refused and other.cited_doc_ids[0] == "guide-idcard-replace"
+    assert other.blocks[0].heading == "申请材料" and "居民户口簿" in other.blocks[0].text
+    again = assistant.ask("失业保险金申领要带什么材料？")
+    same = assistant.ask("外地户口的呢？", conversation_id=again.conversation_id)
+    assert same.resolved_question.startswith("失业保险金申领")  # nothing names 外地户口: the previous matter
+
+
 def test_a_short_question_with_its_own_matter_is_not_a_follow_up(assistant: Assistant) -> None:
     first = assistant.ask("补办身份证的工本费是多少钱")
     fee_only = assistant.ask("要几天能拿到？", conversation_id=first.conversation_id)
