@@ -246,7 +246,7 @@ class ExtractiveAnswerer:
             blocks = [(p.section or p.title, self._chunk(catalog, p.chunk_id)) for p in articles[:2]]
             return self._finish(query, resolved, "policy", blocks, catalog), doc_id
         sections = self._sections_for(query.text, doc_passages, catalog, doc_id)
-        blocks = self._matching_faq(passages, doc_id, catalog, sections)
+        blocks = self._matching_faq(passages, doc_id, catalog, sections, query.text)
         blocks += [(name, chunk) for name in sections for chunk in _section_chunks(catalog, doc_id, name)]
         mode = "bundle" if kind == "bundle" else "guide"
         return self._finish(query, resolved, mode, blocks, catalog), doc_id
@@ -316,14 +316,18 @@ class ExtractiveAnswerer:
         return doc_id
 
     def _matching_faq(self, passages: list[Passage], doc_id: str, catalog: Catalog,
-                      sections: list[str]) -> list[tuple[str, StoredChunk]]:
+                      sections: list[str], text: str = "") -> list[tuple[str, StoredChunk]]:
         """The best FAQ among the top passages, when it rests on a section being answered of the
         document being answered: a short, direct answer to lead with (an FAQ on the fee does not
-        lead an answer about materials)."""
+        lead an answer about materials). When the question's words ask for sections, on one of
+        them or asking one itself ("个体工商户要交钱吗" is not led by "个体户可以一家人一起经营吗？")."""
+        title = catalog.documents[doc_id].title if doc_id in catalog.documents else ""
+        asked = _asked_sections(text, title) & set(sections)
         for passage in passages[:2]:
             target, section = (rests_on(passage.metadata) or [("", "")])[0]
             if (passage.kind == "faq" and (passage.dense or 0.0) >= self.thresholds.faq_lead and target == doc_id
-                    and (not section or section in sections)):
+                    and (not section or section in sections)
+                    and (not asked or _faq_sections(passage.title, section) & asked)):
                 return [("简要答复", self._chunk(catalog, passage.chunk_id))]
         return []
 
@@ -665,17 +669,23 @@ def _asked_sections(text: str, title: str = "") -> set[str]:
 
 def _sections_left(text: str, faq: StoredChunk, catalog: Catalog) -> tuple[str, list[str]]:
     """The guide `faq` rests on and, in the guide's order, its sections that `text` asks for and
-    the FAQ neither rests on nor asks about itself (by its words, or as a yes/no question the
-    conditions answer; an FAQ resting on one section of who qualifies answers who qualifies)."""
+    the FAQ does not answer (`_faq_sections`)."""
     target, section = (rests_on(faq.metadata) or [("", "")])[0]
     if not target or target not in catalog.documents or _is_articles(catalog, target):
         return target, []
     asked = _asked_sections(text, catalog.documents[target].title)
-    asks = str(faq.metadata.get("title", ""))
-    covered = _asked_sections(asks) | {section}
-    if YES_NO.search(asks) or section in CONDITION_SECTIONS:  # one of them states who qualifies
-        covered |= set(CONDITION_SECTIONS)
+    covered = _faq_sections(str(faq.metadata.get("title", "")), section)
     return target, [name for name in _sections(catalog, target) if name in asked - covered]
+
+
+def _faq_sections(asks: str, section: str) -> set[str]:
+    """The guide sections an FAQ answers: the one it rests on and those its own question `asks` (by
+    its words, or as a yes/no question the conditions answer; resting on one section of who
+    qualifies, it answers who qualifies)."""
+    covered = _asked_sections(asks) | {section}
+    if YES_NO.search(asks) or section in CONDITION_SECTIONS:
+        covered |= set(CONDITION_SECTIONS)
+    return covered
 
 
 def _matter_terms(text: str) -> set[str]:

@@ -369,6 +369,35 @@ def test_an_faq_answer_is_followed_by_the_guide_sections_asked_that_its_own_ques
     assert fee_only.mode == "faq" and [b.heading for b in fee_only.blocks] == ["答复", "依据：收费标准"]
 
 
+def test_a_close_faq_leads_a_guide_answer_only_on_a_section_the_question_asks(assistant: Assistant) -> None:
+    """"个体工商户要交钱吗" asks the fee: "个体户可以一家人一起经营吗？" (resting on who may run one)
+    does not lead its answer, however close it reads; the fee FAQ does, and so does any close FAQ
+    when the question's words ask for no section."""
+    sections = ("适用对象", "申请材料", "收费标准")
+    guide = [StoredChunk(f"guide-ib#{n}", "……", {"doc_id": "guide-ib", "title": "个体工商户登记", "kind": "guide",
+                                                 "chunk_no": n, "section": section})
+             for n, section in enumerate(sections)]
+
+    def faq(doc_id: str, asks: str, section: str) -> Passage:
+        return Passage(f"{doc_id}#0", doc_id, "……", {"doc_id": doc_id, "title": asks, "kind": "faq",
+                                                     "rests_on": f"guide-ib#{section}"}, 0.5, 0.93)
+
+    family = faq("faq-ib-family", "个体户可以一家人一起经营吗？", "适用对象")
+    fee = faq("faq-ib-fee", "办个体户执照收费吗？", "收费标准")
+    chunks = [StoredChunk(p.chunk_id, p.text, p.metadata) for p in (family, fee)]
+    catalog = Catalog.build("c", [*guide, *chunks])
+    extractive = assistant.answerer
+    assert isinstance(extractive, ExtractiveAnswerer)
+
+    def lead(passages: list[Passage], text: str) -> list[str]:
+        return [chunk.chunk_id for _, chunk in extractive._matching_faq(passages, "guide-ib", catalog,
+                                                                        ["收费标准", "适用对象"], text)]
+
+    assert lead([family], "个体工商户要交钱吗") == []
+    assert lead([family, fee], "个体工商户要交钱吗") == ["faq-ib-fee#0"]
+    assert lead([family], "个体户一家人能一起干吗") == ["faq-ib-family#0"]  # its words ask for no section
+
+
 def test_the_sections_left_are_those_asked_that_the_faq_neither_asks_nor_rests_on() -> None:
     sections = ("受理条件", "适用对象", "申请材料", "办理流程", "办理时限", "收费标准", "办理地点")
     guide = [StoredChunk(f"guide-card#{n}", "……", {"doc_id": "guide-card", "title": "异地补换社会保障卡", "kind": "guide",
