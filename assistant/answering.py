@@ -180,13 +180,13 @@ class ExtractiveAnswerer:
         query, resolved, found = self._search(question, history)
         if isinstance(found, Answer):
             return found
-        return self._with_sections_left(query, resolved, self._choose(query, resolved, found), found.catalog)
+        return self._choose(query, resolved, found)
 
     def _choose(self, query: Query, resolved: Query, found: Retrieved) -> Answer:
         first, doc_id = self._compose(query, resolved, found)
-        missing = _unstated_in(first, query.text)
-        if not doc_id or not first.refused and not missing:
-            return first  # answered, or refused for weak evidence
+        missing = _unstated_in(first, query.text)  # what the first choice itself states
+        if not doc_id or not first.refused and not missing:  # answered, or refused for weak evidence
+            return self._with_sections_left(query, resolved, first, found.catalog)
         # the document was on another matter ("居住证每年都要签注吗" led to the HK and Macao permits'
         # guide) or states nothing of what is asked ("多久之内去销户口" led to a transfer FAQ): the
         # next document may be the one. A refused first choice that was not the best-ranked document

@@ -4,8 +4,9 @@ corpus uses, so both the embedder and BM25 see them.
 Most typos in typed Chinese are a wrong character of the same sound, picked from the input method's
 list. A piece of the question is repaired only when all of this holds:
 - it is one to three adjacent jieba tokens (dictionary words only, no new-word guessing) making 2–5
-  Han characters, the last no sentence-final particle (呢, 吗), and a typo has broken it up: a single token that is no dictionary word, or a run
-  of tokens with a one-character token in it that is no dictionary word as a whole;
+  Han characters, the last no sentence-final particle (呢, 吗), and a typo has broken it up: a
+  single token that is no dictionary word, or a run of tokens with a one-character token in it
+  that is no dictionary word as a whole;
 - exactly one service word has the same toneless pinyin (`pypinyin`), the same length, and differs
   from it in one character (two for words of four or more); or, when no word sounds the same and the
   piece has three characters or more, exactly one sounds the same under the input methods' fuzzy
