@@ -93,6 +93,8 @@ def _units(answer: Answer, report_hint: bool) -> list[_Unit]:
             text += f"\n可拨打{handoff.hotline}政务服务便民热线咨询。"
         if handoff and handoff.department and handoff.phone:
             text += f"\n{handoff.department}咨询电话：{handoff.phone}"
+        elif handoff and handoff.department:  # a matter handled elsewhere: who handles it, no phone
+            text += f"\n办理部门：{handoff.department}"
         if report_hint and answer.refusal_reason in HANDOFF_REASONS:
             text += f"\n{REPORT_HINT}"
         return [_Unit(text)]

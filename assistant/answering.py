@@ -21,7 +21,9 @@ from assistant.bundles import BundleGuide
 from assistant.catalog import Catalog, rests_on
 from assistant.errors import ConfigError
 from assistant.lexical import tokenize
-from assistant.matters import (holds, named_matters, particular_things, unheld_things, unknown_things, unmentioned,
+from assistant.lexicon import ElsewhereEntry
+from assistant.matters import (elsewhere_named, holds, named_matters, particular_things, unheld_elsewhere,
+                               unheld_things, unknown_things, unmentioned,
                                unnamed)
 from assistant.quantities import Quantity, asked_quantities, unstated
 from assistant.query import Query, QueryNormalizer
@@ -128,7 +130,8 @@ class Evidence:
     (`assistant.matters`: 育儿补贴 asked, only 出生登记 found), and the particular things it names
     that those documents (and the guides their FAQs rest on) do not (护照 asked, only the ID card's
     fee found), or that no document names at all though the lexicons do (回乡证 asked: its standard
-    name 港澳居民来往内地通行证 is in no document)."""
+    name 港澳居民来往内地通行证 is in no document), and the matters handled elsewhere it names that
+    those documents do not hold (公租房: `unheld_elsewhere`)."""
 
     best_dense: float
     coverage: float | None
@@ -161,11 +164,15 @@ class ExtractiveAnswerer:
     def __init__(self, retriever: HybridRetriever, normalizer: QueryNormalizer, scope: ScopeChecker,
                  thresholds: Thresholds | None = None, today: dt.date | None = None, k: int = 8,
                  bundles: BundleGuide | None = None, titles: TitleVectors | None = None,
-                 query_titles: TitleVectors | None = None) -> None:
+                 query_titles: TitleVectors | None = None, elsewhere: Iterable[ElsewhereEntry] = ()) -> None:
         """`titles`: the retriever's embedder over the corpus's titles, for the "same matter?" check
         (`_on_the_matter`); without it the check is not made. `query_titles`: the same titles
         embedded as queries (`TitleVectors(as_queries=True)`), for the check's second reading
-        (`Thresholds.title_query_floor`); without it only the first is made."""
+        (`Thresholds.title_query_floor`); without it only the first is made. `elsewhere`: the
+        matters handled elsewhere (`corpus/elsewhere.yaml`), refused with their department when
+        no source names them."""
+        self.elsewhere = tuple(elsewhere)
+        self._handled_by = {name: entry.department for entry in self.elsewhere for name in entry.names}
         self.bundles = bundles
         self.titles = titles
         self.query_titles = query_titles
@@ -221,8 +228,10 @@ class ExtractiveAnswerer:
         evidence = self._evidence(resolved, found)
         if catalog is None or not evidence.suffices(self.thresholds):
             missing = f"关于“{'、'.join(evidence.missing)}”" if evidence.missing else "能回答这个问题"
+            # sources on another matter name no department for it; a matter handled elsewhere names its own
+            department = next((self._handled_by[name] for name in evidence.missing if name in self._handled_by), "")
             return self._refuse(query, resolved, f"在现有的政策和办事指南资料里没有找到{missing}的可靠依据。", "no_evidence",
-                                [] if evidence.missing else passages, catalog), ""  # sources on another matter name no department for it
+                                [] if evidence.missing else passages, catalog, department), ""
         top = passages[0]
         if top.kind == "faq" and (top.dense or 0) >= self.thresholds.faq:
             if not self._on_the_matter(resolved, found, top.doc_id):
@@ -278,7 +287,7 @@ class ExtractiveAnswerer:
     def _evidence(self, resolved: Query, found: Retrieved) -> Evidence:
         """What the evidence check sees (`_weigh`), with the things named in passing passed over
         when the question reads as a title of the best passage's matter."""
-        evidence = _weigh(resolved, found.passages, found.catalog, self.normalizer.aliases)
+        evidence = _weigh(resolved, found.passages, found.catalog, self.normalizer.aliases, self.elsewhere)
         return evidence.passed_over() if self._reads_as_title(found, evidence) else evidence
 
     def _search(self, question: str, history: tuple[str, ...]) -> tuple[Query, Query, Retrieved | Answer]:
@@ -344,6 +353,8 @@ class ExtractiveAnswerer:
         catalog = found.catalog
         if catalog is None or not _worded_on_the_matter(resolved, doc_id, catalog, self.normalizer.aliases):
             return False
+        if self._elsewhere_unheld(resolved, doc_id, catalog):
+            return False
         if _naming_neighbour(resolved, found, doc_id):
             return False
         if not by_title:
@@ -353,6 +364,17 @@ class ExtractiveAnswerer:
             return False
         as_queries = self._title_closeness(found, doc_id, as_queries=True)
         return as_queries is None or as_queries >= self.thresholds.title_query_floor
+
+    def _elsewhere_unheld(self, resolved: Query, doc_id: str, catalog: Catalog) -> list[str]:
+        """The names of matters handled elsewhere the question says (`elsewhere_named`) that the
+        document, what it rests on and its matter's names do not hold: "申请公租房要满足什么条件？"
+        is not answered from the FAQ on renting with the housing fund."""
+        said = elsewhere_named(resolved.text, self.elsewhere)
+        if not said:
+            return []
+        near = (doc_id, *(target for target, _ in rests_on(catalog.first_metadata(doc_id))))
+        texts = [_source_text(d, resolved, catalog) for d in near]
+        return [name for name, _ in unheld_elsewhere(said, texts, [catalog.matter_names.get(d, "") for d in near])]
 
     def _reads_as_title(self, found: Retrieved, evidence: Evidence) -> bool:
         """Whether the question reads as a title of the best passage's matter (an FAQ's or a
@@ -504,9 +526,11 @@ class ExtractiveAnswerer:
                       warnings=self._freshness(citations), handoff=self._handoff(citations, catalog))
 
     def _refuse(self, query: Query, resolved: Query, reason: str, category: str, passages: list[Passage],
-                catalog: Catalog | None = None) -> Answer:
-        department, phone = "", ""
-        if category == "no_evidence" and passages and catalog is not None:
+                catalog: Catalog | None = None, department: str = "") -> Answer:
+        """A refusal pointing to 12345 and the window, and to a department: `department` (a matter
+        handled elsewhere), else the best passage's (weak evidence on a known topic)."""
+        phone = ""
+        if category == "no_evidence" and passages and catalog is not None and not department:
             department, phone = _department_phone(catalog, passages[0].doc_id)
         message = f"抱歉，{reason}为避免误导您，我不作猜测。您可以拨打12345政务服务便民热线，或到政务服务中心窗口咨询。"
         return Answer(question=query.original, normalized_question=query.text, blocks=(), citations=(), mode="refusal",
@@ -515,8 +539,9 @@ class ExtractiveAnswerer:
 
     def _off_the_matter(self, query: Query, resolved: Query, doc_id: str, catalog: Catalog) -> Answer:
         title = catalog.documents[doc_id].title if doc_id in catalog.documents else ""
+        department = next((self._handled_by[name] for name in self._elsewhere_unheld(resolved, doc_id, catalog)), "")
         return self._refuse(query, resolved, f"现有资料里最接近的是《{title}》，讲的是另一件事，没有找到您所问事项的可靠依据。",
-                            "no_evidence", [], catalog)  # that document's department is not this matter's
+                            "no_evidence", [], catalog, department)  # that document's department is not this matter's
 
     def _unstated(self, query: Query, resolved: Query, title: str, missing: tuple[Quantity, ...],
                   catalog: Catalog) -> Answer:
@@ -560,8 +585,9 @@ def matter_passages(passages: list[Passage], text: str) -> list[Passage]:
 
 
 def _weigh(query: Query, passages: list[Passage], catalog: Catalog | None,
-           aliases: Callable[[str], Iterable[str]] = lambda name: ()) -> Evidence:
-    """`aliases`: the other names the lexicons give one of `query.names` (`QueryNormalizer.aliases`)."""
+           aliases: Callable[[str], Iterable[str]] = lambda name: (), elsewhere: Iterable[ElsewhereEntry] = ()) -> Evidence:
+    """`aliases`: the other names the lexicons give one of `query.names` (`QueryNormalizer.aliases`);
+    `elsewhere`: the matters handled elsewhere, missing when none of the sources names them."""
     if not passages or catalog is None:
         return Evidence(0.0, None)
     terms = set(tokenize(query.search_text))
@@ -571,13 +597,16 @@ def _weigh(query: Query, passages: list[Passage], catalog: Catalog | None,
     names = named_matters(query.text)
     things = _particular_things(query, catalog)
     unknown = unknown_things(query.names, _documents_naming(catalog), len(texts), aliases)
+    said = elsewhere_named(query.text, elsewhere)
     matter = list(dict.fromkeys([*sources, *(target for source in sources
                                              for target, _ in rests_on(catalog.first_metadata(source)))]))
-    source_texts = [_source_text(doc_id, query, catalog, aliases) for doc_id in matter] if things or names else []
+    source_texts = [_source_text(doc_id, query, catalog, aliases) for doc_id in matter] if things or names or said else []
     not_in_sources = unmentioned(things, source_texts) if things else ()
+    missing = not_in_sources + tuple(thing for thing in unknown if thing not in not_in_sources)
+    titles = [catalog.matter_names.get(doc_id, "") for doc_id in matter] if said else []
+    missing += tuple(name for name, _ in unheld_elsewhere(said, source_texts, titles) if name not in missing)
     return Evidence(max(p.dense or 0.0 for p in passages), len(terms & found) / len(terms) if terms else None,
-                    unnamed(names, source_texts) if names else (),
-                    not_in_sources + tuple(thing for thing in unknown if thing not in not_in_sources),
+                    unnamed(names, source_texts) if names else (), missing,
                     tuple(thing for thing in not_in_sources if thing not in unknown))
 
 

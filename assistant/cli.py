@@ -140,8 +140,8 @@ def ask(question: Annotated[str, typer.Argument(help="The question, e.g. 身份�
         raise typer.Exit(1) from exc
     if answer.refused and answer.handoff:
         console.print(answer.handoff.message, soft_wrap=True)
-        if answer.handoff.phone:
-            console.print(f"相关部门：{answer.handoff.department}  {answer.handoff.phone}", soft_wrap=True)
+        if answer.handoff.department:
+            console.print(f"相关部门：{answer.handoff.department}  {answer.handoff.phone}".rstrip(), soft_wrap=True)
         return
     for block in answer.blocks:
         marks = "".join(f"[{n}]" for n in block.citations)

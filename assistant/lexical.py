@@ -61,6 +61,16 @@ def tagged_words(text: str) -> list[tuple[str, str, bool]]:
     return [(w.word, w.flag, jieba.dt.FREQ.get(w.word, 0) > 0) for w in jieba.posseg.lcut(text)]
 
 
+def word_starts(text: str) -> set[int]:
+    """Where the words of `text` begin, by jieba's dictionary alone (no guessed words: "办狗证" is
+    办 / 狗 / 证, not the guessed 办狗 / 证要)."""
+    starts, at = set(), 0
+    for word in _jieba().lcut(text, HMM=False):
+        starts.add(at)
+        at += len(word)
+    return starts
+
+
 def everyday_rarity(word: str) -> float:
     """How rare `word` is in everyday Chinese: the negative log of its share of jieba's dictionary
     counts (a word jieba does not count is as rare as can be)."""

@@ -1,6 +1,7 @@
-"""The glossary (bureaucratic term → everyday wording) and the dialect lexicon (dialect or
-colloquial expression → standard Mandarin), loaded from `corpus/glossary.yaml` and
-`corpus/dialect.yaml`."""
+"""The glossary (bureaucratic term → everyday wording), the dialect lexicon (dialect or
+colloquial expression → standard Mandarin) and the matters handled elsewhere (matters the corpus
+does not cover → the department that handles them), loaded from `corpus/glossary.yaml`,
+`corpus/dialect.yaml` and `corpus/elsewhere.yaml`."""
 
 from __future__ import annotations
 
@@ -45,7 +46,30 @@ def load_dialect(path: Path) -> list[DialectEntry]:
     return entries
 
 
-def _load_rows(path: Path, fields: tuple[str, ...]) -> list[dict[str, str]]:
+@dataclass(frozen=True)
+class ElsewhereEntry:
+    """A matter the corpus does not cover (公共租赁住房), the names people call it by (公租房,
+    廉租房 …) and the department that handles it."""
+
+    matter: str
+    names: tuple[str, ...]
+    department: str
+
+
+def load_elsewhere(path: Path) -> list[ElsewhereEntry]:
+    data = _load_data(path)
+    rows = _rows(path, data, ("matter", "names", "department"))
+    entries: list[ElsewhereEntry] = []
+    for number, (row, raw) in enumerate(zip(rows, data), start=1):
+        names = raw["names"]
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) and len(n.strip()) >= 2 for n in names):
+            raise LoadError(path, f"entry {number} ({row['matter']}): names must be a list of words of two or more characters")
+        entries.append(ElsewhereEntry(row["matter"], tuple(n.strip() for n in names), row["department"]))
+    _check_unique(path, [name for entry in entries for name in entry.names], "name")
+    return entries
+
+
+def _load_data(path: Path) -> list[dict[str, object]]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -54,10 +78,19 @@ def _load_rows(path: Path, fields: tuple[str, ...]) -> list[dict[str, str]]:
         raise LoadError(path, f"malformed YAML: {str(exc).splitlines()[0]}") from exc
     if not isinstance(data, list):
         raise LoadError(path, "expected a YAML list of entries")
-    rows = []
     for number, row in enumerate(data, start=1):
         if not isinstance(row, dict):
             raise LoadError(path, f"entry {number} is not a mapping")
+    return data
+
+
+def _load_rows(path: Path, fields: tuple[str, ...]) -> list[dict[str, str]]:
+    return _rows(path, _load_data(path), fields)
+
+
+def _rows(path: Path, data: list[dict[str, object]], fields: tuple[str, ...]) -> list[dict[str, str]]:
+    rows = []
+    for number, row in enumerate(data, start=1):
         missing = [f for f in fields if not str(row.get(f) or "").strip()]
         if missing:
             raise LoadError(path, f"entry {number} lacks {', '.join(missing)}")

@@ -17,6 +17,11 @@ name that no document names is one the corpus cannot answer on, however close it
 (往来港澳通行证 for 回乡证, 机动车 for 电动自行车). And a document that names such a thing by none
 of its names is not the one to answer from (`unheld_things`: 驾照 is not in the ID card's renewal
 FAQ).
+
+And some matters the corpus does not cover at all are listed with the department that handles
+them (`corpus/elsewhere.yaml`: 公租房, 商标, 中考 …): a question naming one that none of the best
+sources names is on a matter handled elsewhere (`elsewhere_named`, `unheld_elsewhere`), however
+close a neighbour reads (租房提取住房公积金 for 公租房), and the refusal names that department.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
-from assistant.lexical import everyday_rarity, sub_words, tagged_words
+from assistant.lexical import everyday_rarity, sub_words, tagged_words, word_starts
+from assistant.lexicon import ElsewhereEntry
 
 SERVICE_WORDS = ("补贴", "津贴", "补助", "登记", "注册", "许可证", "许可", "报名", "执照", "资格", "备案", "认定", "考试", "证明",
                  "上牌", "牌照", "证")
@@ -157,3 +163,36 @@ def unheld_things(names: Iterable[str], texts: Iterable[str],
         return []
     held = list(texts)
     return [thing for name, thing in things if not any(thing in text or holds(text, name, aliases) for text in held)]
+
+
+def elsewhere_named(text: str, entries: Iterable[ElsewhereEntry]) -> list[tuple[str, ElsewhereEntry]]:
+    """The names of matters handled elsewhere (`corpus/elsewhere.yaml`) that `text` says, each as
+    (name, entry): where a word of `text` begins (`word_starts`: 中考 is not in 集中考试), the
+    longest where two overlap (公共租赁住房, not 租赁住房)."""
+    said = sorted(((name, entry) for entry in entries for name in entry.names if name in text),
+                  key=lambda pair: -len(pair[0]))
+    if not said:
+        return []
+    starts = word_starts(text)
+    taken: list[tuple[int, int]] = []
+    found: list[tuple[str, ElsewhereEntry]] = []
+    for name, entry in said:
+        for match in re.finditer(re.escape(name), text):
+            span = match.span()
+            if span[0] in starts and not any(span[0] < end and start < span[1] for start, end in taken):
+                taken.append(span)
+                if (name, entry) not in found:
+                    found.append((name, entry))
+    return found
+
+
+def unheld_elsewhere(named: Iterable[tuple[str, ElsewhereEntry]], sources: Iterable[str],
+                     titles: Iterable[str] = ()) -> list[tuple[str, ElsewhereEntry]]:
+    """Those of `named` (`elsewhere_named`) that no source text holds by that very name, and no
+    source's `titles` (its matter's names) by any name of the entry: the names of one entry in a
+    law's text are not all one thing (企业破产 there does not answer 个人破产), while a guide titled
+    养犬登记 is on the matter of 养犬证."""
+    texts, named_titles = list(sources), list(titles)
+    return [(name, entry) for name, entry in named
+            if not any(name in text for text in texts)
+            and not any(other in title for other in entry.names for title in named_titles)]

@@ -10,7 +10,7 @@ from assistant.answer import Answer
 from assistant.answering import ExtractiveAnswerer, Thresholds, _naming_neighbour, _sections_left, _weigh
 from assistant.catalog import Catalog
 from assistant.embedders import Embedder
-from assistant.lexicon import DialectEntry, GlossaryEntry
+from assistant.lexicon import DialectEntry, ElsewhereEntry, GlossaryEntry
 from assistant.query import Query, QueryNormalizer
 from assistant.retrieval import Filters, HybridRetriever, Passage, Retrieved
 from assistant.places import PlaceNames
@@ -19,7 +19,7 @@ from assistant.service import Assistant, Conversations
 from assistant.settings import Settings
 from assistant.store import StoredChunk
 from assistant.titles import TitleVectors
-from tests.conftest import BUNDLE_JOBLESS, GUIDE_IDCARD, GUIDE_UNEMPLOYMENT, LAW_ID_CARD, index_corpus, write
+from tests.conftest import BUNDLE_JOBLESS, DOG_GUIDE, GUIDE_IDCARD, GUIDE_UNEMPLOYMENT, LAW_ID_CARD, index_corpus, write
 
 INJECTED = """
 ---
@@ -862,3 +862,33 @@ def test_a_thing_named_in_passing_is_passed_over_only_when_the_question_reads_as
                                           Evidence(0.95, 1.0))  # nothing in passing: not asked
     extractive.thresholds = replace(extractive.thresholds, title_sure=1.01)
     assert not reads("身份证丢了，房东也问，补办要多少钱？", "faq-idcard-lost-fee")
+
+
+def test_a_matter_handled_elsewhere_is_refused_with_its_department_until_the_corpus_covers_it(
+        make_settings: Callable[..., Settings], e5: Embedder, tiny_corpus: Path) -> None:
+    """Asked about dog licences, a corpus on ID cards refuses, and the refusal names the department
+    of the ID card's passage, not the one that licenses dogs; with the matter listed as handled
+    elsewhere (`corpus/elsewhere.yaml`) it names the department that does. Once a document on the
+    matter is indexed, its title holds the matter's names and retrieval answers."""
+    dogs = ElsewhereEntry("养犬登记", ("养犬登记", "养犬证", "狗证", "办狗证"), "公安机关（养犬管理）")
+
+    def ask(settings: Settings, question: str, elsewhere: tuple[ElsewhereEntry, ...]) -> Answer:
+        extractive = build(settings, e5, tiny_corpus).answerer
+        assert isinstance(extractive, ExtractiveAnswerer)
+        return ExtractiveAnswerer(extractive.retriever, extractive.normalizer, extractive.scope, extractive.thresholds,
+                                  titles=extractive.titles, elsewhere=elsewhere).answer(question)
+
+    settings = make_settings()
+    unlisted = ask(settings, "办狗证要多少钱", ())
+    assert unlisted.refused and unlisted.handoff is not None and unlisted.handoff.department != dogs.department
+    listed = ask(settings, "办狗证要多少钱", (dogs,))
+    assert listed.refused and listed.refusal_reason == "no_evidence" and not listed.citations
+    assert listed.handoff is not None and listed.handoff.department == dogs.department
+    assert "办狗证" in listed.handoff.message and "12345" in listed.handoff.message
+    # the list never stands in the way of what the corpus does answer
+    answered = ask(settings, "身份证丢了补办要多少钱", (dogs,))
+    assert not answered.refused and "40元" in answered.text
+    write(tiny_corpus / "guides" / "guide-dog-registration.md", DOG_GUIDE)
+    covered = ask(make_settings(), "养犬登记要带什么材料", (dogs,))
+    assert not covered.refused and covered.cited_doc_ids[0] == "guide-dog-registration"
+    assert "狂犬病免疫证明" in covered.text

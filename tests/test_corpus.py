@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from assistant.documents import Document
-from assistant.lexicon import DIALECTS, load_dialect, load_glossary
+from assistant.errors import LoadError
+from assistant.lexicon import DIALECTS, load_dialect, load_elsewhere, load_glossary
 from eval.questions import STYLES, load_questions
 from indexer.loaders import load_paths
 from indexer.splitter import ARTICLE, Splitter
@@ -126,6 +127,31 @@ def test_glossary_and_dialect_lexicon(corpus: dict[str, Document]) -> None:
     assert len(dialect) >= 300
     per = Counter(e.dialect for e in dialect)
     assert set(per) == set(DIALECTS) and min(per.values()) >= 25
+
+
+def test_matters_handled_elsewhere_name_a_department_and_are_not_the_corpus_s_own_titles(
+        corpus: dict[str, Document]) -> None:
+    """Each entry says who handles the matter; no name is a title of a shipped document (the
+    corpus covering a matter would make its entry wrong, not merely unused)."""
+    entries = load_elsewhere(CORPUS / "elsewhere.yaml")
+    assert len(entries) >= 80 and all(entry.department for entry in entries)
+    titles = {doc.title for doc in corpus.values()}
+    assert not [name for entry in entries for name in entry.names if name in titles]
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("- matter: 公租房\n  names: 公租房\n  department: 住房保障部门\n", "names must be a list"),
+    ("- matter: 公租房\n  names: [房]\n  department: 住房保障部门\n", "two or more characters"),
+    ("- matter: 公租房\n  names: [公租房]\n", "lacks department"),
+    ("- matter: 公租房\n  names: [公租房]\n  department: 甲\n- matter: 廉租房\n  names: [公租房]\n  department: 乙\n",
+     "duplicate name"),
+    ("- [公租房", "malformed YAML"),
+])
+def test_a_malformed_elsewhere_file_is_a_clear_load_error(tmp_path: Path, text: str, problem: str) -> None:
+    path = tmp_path / "elsewhere.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(LoadError, match=problem):
+        load_elsewhere(path)
 
 
 def test_the_brief_s_jargon_example_names_the_document_it_is_answered_from(corpus: dict[str, Document]) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.matters import (holds, lexicon_things, named_matters, particular_things, unheld_things, unknown_things,
+from assistant.lexicon import ElsewhereEntry
+from assistant.matters import (elsewhere_named, holds, lexicon_things, named_matters, particular_things, unheld_elsewhere, unheld_things, unknown_things,
                                unmentioned, unnamed)
 
 
@@ -134,3 +135,31 @@ def test_a_text_holds_a_thing_by_any_of_its_names() -> None:
     assert unheld_things(["机动车驾驶证"], [licence_faq]) == ["机动车驾驶证"]  # without the lexicon's other names
     assert unheld_things(["低保", "看病"], [idcard_faq]) == []  # no things
     assert holds("须提交《准予迁入证明》", "准迁证", lambda name: ("准予迁入证明",)) and not holds("须提交迁移证", "准迁证")
+
+
+HOUSING = ElsewhereEntry("公共租赁住房", ("公租房", "公共租赁住房", "租赁住房"), "住房保障部门")
+EXAMS = ElsewhereEntry("中考与高中招生", ("中考",), "教育部门")
+DOGS = ElsewhereEntry("养犬登记", ("狗证", "办狗证"), "公安机关")
+
+
+@pytest.mark.parametrize(("question", "names"), [
+    ("申请公租房要满足什么条件？", ["公租房"]),
+    ("我住公共租赁住房，能提公积金吗", ["公共租赁住房"]),  # the longest of overlapping names
+    ("孩子今年中考，报名啥时候开始？", ["中考"]),
+    ("集中考试什么时候开始", []),  # 中考 inside 集中 / 考试 is no name
+    ("高中考试难不难", []),
+    ("办狗证要多少钱", ["办狗证"]),  # jieba's guessed 办狗 / 证要 does not hide it
+    ("身份证丢了怎么补办", []),
+])
+def test_matters_handled_elsewhere_are_named_where_a_word_begins(question: str, names: list[str]) -> None:
+    assert [name for name, _ in elsewhere_named(question, [HOUSING, EXAMS, DOGS])] == names
+
+
+def test_a_matter_handled_elsewhere_is_held_only_by_its_very_name() -> None:
+    said = elsewhere_named("申请公租房要什么条件", [HOUSING])
+    assert unheld_elsewhere(said, ["租房提取住房公积金：租住商品住房的职工可以提取"]) == said
+    assert unheld_elsewhere(said, ["……配租公租房或者发放租赁补贴"]) == []
+    # another name of the entry in a text is not the same thing (企业破产 does not answer 个人破产) ...
+    assert unheld_elsewhere(said, ["……配租公共租赁住房"]) == said
+    # ... but in a source's title it is (a guide titled 公共租赁住房申请 is on the matter)
+    assert unheld_elsewhere(said, ["……配租公共租赁住房"], ["公共租赁住房申请"]) == []

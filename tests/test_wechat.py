@@ -450,6 +450,9 @@ def test_rendered_parts_never_exceed_the_limit() -> None:
                      handoff=handoff)
     (text,) = render_answer(refusal)
     assert "12345" in text and "示例市公安局咨询电话：000-61234567" in text
+    elsewhere = replace(refusal, handoff=Handoff(message="抱歉，没有找到关于“商标”的可靠依据。", department="国家知识产权局商标局"))
+    (text,) = render_answer(elsewhere)  # a matter handled elsewhere: the department, no phone
+    assert "12345" in text and "办理部门：国家知识产权局商标局" in text and "咨询电话" not in text
     one_huge_block = replace(long_answer(1), blocks=(Block("", "无换行的很长一段文字。" * 400, (1,)),))
     for answer in (long_answer(1), long_answer(5), one_huge_block, fee_answer("短" * 682), fee_answer("a" * 3000)):
         parts = render_answer(answer)
