@@ -227,7 +227,8 @@ class ExtractiveAnswerer:
         passages, catalog = found.passages, found.catalog
         evidence = self._evidence(resolved, found)
         if catalog is None or not evidence.suffices(self.thresholds):
-            missing = f"关于“{'、'.join(evidence.missing)}”" if evidence.missing else "能回答这个问题"
+            shown = [word for word in evidence.missing if not any(word != other and word in other for other in evidence.missing)]
+            missing = f"关于“{'、'.join(shown)}”" if shown else "能回答这个问题"  # 育儿 is in 育儿补贴
             # sources on another matter name no department for it; a matter handled elsewhere names its own
             department = next((self._handled_by[name] for name in evidence.missing if name in self._handled_by), "")
             return self._refuse(query, resolved, f"在现有的政策和办事指南资料里没有找到{missing}的可靠依据。", "no_evidence",
@@ -303,7 +304,7 @@ class ExtractiveAnswerer:
             return query, resolved, self._refuse(query, resolved, verdict.reason, verdict.category, [])
         if self.bundles is not None:  # a life event (刚生了孩子要办什么): the 一件事一次办 checklist
             bundle = self.bundles.answer(question, query.text)
-            if bundle is not None:
+            if bundle is not None and not self._beside_the_event(query, bundle):
                 return query, resolved, replace(bundle, resolved_question=resolved.text)
         return query, resolved, self.retriever.search(resolved, k=self.k)
 
@@ -364,6 +365,14 @@ class ExtractiveAnswerer:
             return False
         as_queries = self._title_closeness(found, doc_id, as_queries=True)
         return as_queries is None or as_queries >= self.thresholds.title_query_floor
+
+    def _beside_the_event(self, query: Query, checklist: Answer) -> bool:
+        """Whether the question names a matter handled elsewhere that a life event's checklist does
+        not hold ("结婚后想从爸妈户口本上分出来单独立户，分户手续怎么办？" names 结婚 and asks about 分户):
+        then it is asked of retrieval, not answered with the checklist."""
+        said = elsewhere_named(query.text, self.elsewhere)
+        titles = [citation.title for citation in checklist.citations]
+        return bool(said) and bool(unheld_elsewhere(said, [checklist.text, *titles], titles))
 
     def _elsewhere_unheld(self, resolved: Query, doc_id: str, catalog: Catalog) -> list[str]:
         """The names of matters handled elsewhere the question says (`elsewhere_named`) that the

@@ -892,3 +892,21 @@ def test_a_matter_handled_elsewhere_is_refused_with_its_department_until_the_cor
     covered = ask(make_settings(), "养犬登记要带什么材料", (dogs,))
     assert not covered.refused and covered.cited_doc_ids[0] == "guide-dog-registration"
     assert "狂犬病免疫证明" in covered.text
+
+
+def test_a_life_event_question_naming_a_matter_handled_elsewhere_is_not_answered_with_the_checklist(
+        make_settings: Callable[..., Settings], e5: Embedder, tiny_corpus: Path) -> None:
+    """The checklist answers the event, not a matter beside it that none of its steps holds: asked
+    of retrieval, that matter is refused and its department named."""
+    from assistant.bundles import BundleGuide
+
+    plain, _ = jobless_checklist(make_settings(), e5, tiny_corpus, "非本人意愿中断就业后，申领失业保险金。")
+    answerer = plain.answerer
+    arbitration = ElsewhereEntry("劳动争议仲裁", ("劳动仲裁", "劳动争议仲裁"), "劳动人事争议仲裁委员会")
+    checklists = Assistant(ExtractiveAnswerer(answerer.retriever, answerer.normalizer, answerer.scope,  # type: ignore[attr-defined]
+                                              Thresholds(), bundles=BundleGuide.from_corpus(tiny_corpus),
+                                              titles=answerer.titles, elsewhere=(arbitration,)))  # type: ignore[attr-defined]
+    assert checklists.ask("失业了要办哪些事").mode == "bundle"
+    beside = checklists.ask("失业了要办哪些事，劳动仲裁怎么申请")
+    assert beside.refused and beside.handoff is not None and beside.handoff.department == "劳动人事争议仲裁委员会"
+    assert "劳动仲裁" in beside.handoff.message
