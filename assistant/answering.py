@@ -603,7 +603,10 @@ def _weigh(query: Query, passages: list[Passage], catalog: Catalog | None,
     found = set(tokenize(f"{passages[0].title} {passages[0].text}"))
     texts = catalog.document_texts
     sources = list(dict.fromkeys(p.doc_id for p in passages[:3]))
-    names = named_matters(query.text)
+    # a matter word a lexicon's rewrite put in (转移 of 办过户 → 办理转移登记, said of a car too) is not
+    # the citizen's: the documents on their matter may call it otherwise (机动车转让登记)
+    names = [name for name in named_matters(query.text)
+             if not any(name in standard and name not in expression for expression, standard in query.replaced)]
     things = _particular_things(query, catalog)
     unknown = unknown_things(query.names, _documents_naming(catalog), len(texts), aliases)
     said = elsewhere_named(query.text, elsewhere)

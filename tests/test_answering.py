@@ -910,3 +910,18 @@ def test_a_life_event_question_naming_a_matter_handled_elsewhere_is_not_answered
     beside = checklists.ask("失业了要办哪些事，劳动仲裁怎么申请")
     assert beside.refused and beside.handoff is not None and beside.handoff.department == "劳动人事争议仲裁委员会"
     assert "劳动仲裁" in beside.handoff.message
+
+
+def test_a_matter_word_a_lexicon_rewrite_put_in_is_not_held_against_the_sources() -> None:
+    """办过户 becomes 办理转移登记 (the real-estate word); said of a car, the vehicle rules call it
+    转让登记: 转移, named by the rewrite and not by the citizen, is no matter the sources must hold.
+    A matter word the citizen said (收养 of 收养登记) still is."""
+    normalizer = QueryNormalizer([DialectEntry("办过户", "办理转移登记", "口语")], [])
+    law = StoredChunk("law-vehicle#0", "机动车所有权转让的，应当于交付之日起三十日内申请转让登记。",
+                      {"doc_id": "law-vehicle", "title": "机动车登记规定", "kind": "policy"})
+    catalog = Catalog.build("c", [law])
+    found = [Passage(law.chunk_id, "law-vehicle", law.text, law.metadata, 1.0, dense=0.95)]
+    car = normalizer.normalize("二手车卖掉以后，多长时间内要办过户？")
+    assert "转移登记" in car.text and _weigh(car, found, catalog).unnamed == ()
+    adoption = normalizer.normalize("收养登记多长时间内要办？")
+    assert _weigh(adoption, found, catalog).unnamed == ("收养",)
