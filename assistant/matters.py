@@ -189,9 +189,9 @@ def elsewhere_named(text: str, entries: Iterable[ElsewhereEntry]) -> list[tuple[
 def unheld_elsewhere(named: Iterable[tuple[str, ElsewhereEntry]], sources: Iterable[str],
                      titles: Iterable[str] = ()) -> list[tuple[str, ElsewhereEntry]]:
     """Those of `named` (`elsewhere_named`) that no source text holds by that very name, and no
-    source's `titles` (its matter's names) by any name of the entry: the names of one entry in a
-    law's text are not all one thing (企业破产 there does not answer 个人破产), while a guide titled
-    养犬登记 is on the matter of 养犬证."""
+    source's `titles` (its matter's names) by any name of the entry. A title names what a document
+    is on (a guide titled 养犬登记 is on the matter of 养犬证); a text may name things in passing (a
+    law listing kinds of housing aid), so there only the name asked counts."""
     texts, named_titles = list(sources), list(titles)
     return [(name, entry) for name, entry in named
             if not any(name in text for text in texts)

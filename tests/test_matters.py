@@ -159,7 +159,7 @@ def test_a_matter_handled_elsewhere_is_held_only_by_its_very_name() -> None:
     said = elsewhere_named("申请公租房要什么条件", [HOUSING])
     assert unheld_elsewhere(said, ["租房提取住房公积金：租住商品住房的职工可以提取"]) == said
     assert unheld_elsewhere(said, ["……配租公租房或者发放租赁补贴"]) == []
-    # another name of the entry in a text is not the same thing (企业破产 does not answer 个人破产) ...
+    # another name of the entry in a text does not count: a text may name it in passing ...
     assert unheld_elsewhere(said, ["……配租公共租赁住房"]) == said
     # ... but in a source's title it is (a guide titled 公共租赁住房申请 is on the matter)
     assert unheld_elsewhere(said, ["……配租公共租赁住房"], ["公共租赁住房申请"]) == []
