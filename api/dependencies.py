@@ -51,7 +51,7 @@ class AssistantProvider:
                 if self._assistant is None:
                     try:
                         assistant = Assistant.from_settings(self.settings, self.bundles, self.embedders)
-                    except LoadError as exc:  # the glossary or dialect lexicon: a deployment problem
+                    except LoadError as exc:  # a lexicon or the matters handled elsewhere: a deployment problem
                         raise ConfigError(f"cannot build the assistant: {exc}") from exc
                     if self._on_build is not None:
                         self._on_build(assistant)
