@@ -567,3 +567,25 @@ def test_staff_see_whether_the_second_index_is_in_step(make_settings: Callable[.
     assert "1 篇与主索引不一致（guide-idcard-replace）" in describe_second_index(second)
     assert list_documents(make_settings(corpus_dir=str(tiny_corpus)), store, uploads).second_index is None
     assert describe_second_index(None) == ""
+
+
+def test_the_product_refuses_a_matter_handled_elsewhere_with_its_department(make_settings: Callable[..., Settings],
+                                                                           e5: Embedder, tiny_corpus: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The assistant the app builds reads the corpus's `elsewhere.yaml`: a question on 公租房 is
+    refused and the hand-off names the housing department; a malformed file is a clear error."""
+    monkeypatch.setattr("assistant.embedders.create_embedder", lambda spec, threads=1: e5)
+    shipped = Path(__file__).resolve().parents[1] / "corpus"
+    for lexicon in ("dialect.yaml", "glossary.yaml", "elsewhere.yaml"):
+        (tiny_corpus / lexicon).write_text((shipped / lexicon).read_text(encoding="utf-8"), encoding="utf-8")
+    settings = make_settings(corpus_dir=str(tiny_corpus))
+    reindex(settings)
+    client = TestClient(create_app(settings))
+    answer = client.post("/v1/ask", json={"question": "申请公租房要满足什么条件？"}).json()
+    assert answer["refused"] and answer["citations"] == []
+    assert answer["handoff"]["department"] == "当地住房保障部门（住房和城乡建设部门）"
+    assert "公租房" in answer["handoff"]["message"]
+    (tiny_corpus / "elsewhere.yaml").write_text("- matter: 公租房\n  names: 公租房\n  department: 住房保障部门\n", encoding="utf-8")
+    broken = TestClient(create_app(settings)).post("/v1/ask", json={"question": "身份证丢了怎么补办"})
+    assert broken.status_code == 500 and broken.json()["error"] == "config_error"
+    assert "elsewhere.yaml" in broken.json()["message"] and "names must be a list" in broken.json()["message"]
