@@ -372,7 +372,7 @@ class ExtractiveAnswerer:
         then it is asked of retrieval, not answered with the checklist."""
         said = elsewhere_named(query.text, self.elsewhere)
         titles = [citation.title for citation in checklist.citations]
-        return bool(said) and bool(unheld_elsewhere(said, [checklist.text, *titles], titles))
+        return bool(said) and bool(unheld_elsewhere(said, [checklist.text], titles))
 
     def _elsewhere_unheld(self, resolved: Query, doc_id: str, catalog: Catalog) -> list[str]:
         """The names of matters handled elsewhere the question says (`elsewhere_named`) that the
