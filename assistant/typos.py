@@ -37,6 +37,9 @@ FUZZY_MIN_CHARS = 3
 # Sentence-final particles end a question, never a word: "离婚呢？" asks about divorce in turn (a
 # follow-up), it is no typo of 离婚了 (l/n) however alike they sound.
 PARTICLES = frozenset("呢吗嗎吧啊呀嘛啦哦喔咯噻哈")
+# After a modal verb 不 negates what follows: "啥情况能不办" asks when one may skip it, no typo of
+# 补办 however alike they sound.
+MODALS = frozenset("能 可以 可 就 也 都 还 要 得 会 该 应该 敢 想".split())
 
 
 class HomophoneRepair:
@@ -59,6 +62,8 @@ class HomophoneRepair:
                 group = tokens[i : i + span]
                 piece = "".join(group)
                 if len(group) < span or group[-1] in PARTICLES or not _broken(group, piece, vocabulary.words):
+                    continue
+                if group[0] == "不" and i > 0 and tokens[i - 1] in MODALS:
                     continue
                 word = vocabulary.sounds_like(piece)
                 if word is not None:

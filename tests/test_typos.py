@@ -28,6 +28,7 @@ def repair() -> HomophoneRepair:
     ("看病自己垫的钱回来报消要什么材料", "报消", "报销"),
     ("申请低宝要去哪里", "低宝", "低保"),
     ("残急证怎么办理", "残急证", "残疾证"),
+    ("身份证丢了怎么不办", "不办", "补办"),
     # fuzzy pinyin: sheng for shen, as input methods allow, when no word sounds quite the same
     ("什么情况下能办临时生分证", "临时生分证", "临时身份证"),
 ])
@@ -45,6 +46,8 @@ def test_a_homophone_typo_becomes_the_corpus_word(repair: HomophoneRepair, quest
     "如何为调出职工办理停止缴存住房公积金",
     "北京丰台区的零见面审批何时开始",
     "离婚呢？",  # a follow-up: 离婚了 (l/n) sounds alike, but 呢 ends a question, never a word
+    "个税汇算什么情况能不办？",  # after a modal verb 不 negates: no typo of 补办
+    "这个手续可以不办吗",
 ])
 def test_ordinary_text_is_left_alone(repair: HomophoneRepair, question: str) -> None:
     assert repair.repair(question) == (question, ())
