@@ -21,10 +21,9 @@ from assistant.bundles import BundleGuide
 from assistant.catalog import Catalog, rests_on
 from assistant.errors import ConfigError
 from assistant.lexical import tokenize
-from assistant.lexicon import ElsewhereEntry
-from assistant.matters import (elsewhere_named, holds, named_matters, particular_things, unheld_elsewhere,
-                               unheld_things, unknown_things, unmentioned,
-                               unnamed)
+from assistant.lexicon import ActEntry, ElsewhereEntry
+from assistant.matters import (acts_named, elsewhere_named, holds, named_matters, particular_things, unheld_acts,
+                               unheld_elsewhere, unheld_things, unknown_things, unmentioned, unnamed)
 from assistant.quantities import Quantity, asked_quantities, unstated
 from assistant.query import Query, QueryNormalizer
 from assistant.retrieval import HybridRetriever, Passage, Retrieved
@@ -164,14 +163,17 @@ class ExtractiveAnswerer:
     def __init__(self, retriever: HybridRetriever, normalizer: QueryNormalizer, scope: ScopeChecker,
                  thresholds: Thresholds | None = None, today: dt.date | None = None, k: int = 8,
                  bundles: BundleGuide | None = None, titles: TitleVectors | None = None,
-                 query_titles: TitleVectors | None = None, elsewhere: Iterable[ElsewhereEntry] = ()) -> None:
+                 query_titles: TitleVectors | None = None, elsewhere: Iterable[ElsewhereEntry] = (),
+                 acts: Iterable[ActEntry] = ()) -> None:
         """`titles`: the retriever's embedder over the corpus's titles, for the "same matter?" check
         (`_on_the_matter`); without it the check is not made. `query_titles`: the same titles
         embedded as queries (`TitleVectors(as_queries=True)`), for the check's second reading
         (`Thresholds.title_query_floor`); without it only the first is made. `elsewhere`: the
         matters handled elsewhere (`corpus/elsewhere.yaml`), refused with their department when
-        no source names them."""
+        no source names them. `acts`: the acts that make a variant of a matter (补发, 加急:
+        `assistant/data/acts.yaml`), refused when the documents answered from do not hold them."""
         self.elsewhere = tuple(elsewhere)
+        self.acts = tuple(acts)
         self._handled_by = {name: entry.department for entry in self.elsewhere for name in entry.names}
         self.bundles = bundles
         self.titles = titles
@@ -192,7 +194,8 @@ class ExtractiveAnswerer:
     def _choose(self, query: Query, resolved: Query, found: Retrieved) -> Answer:
         first, doc_id = self._compose(query, resolved, found)
         missing = _unstated_in(first, query.text)  # what the first choice itself states
-        if not doc_id or not first.refused and not missing:  # answered, or refused for weak evidence
+        acts = self._acts_unheld(resolved, first, found.catalog)
+        if not doc_id or not first.refused and not missing and not acts:  # answered, or refused for weak evidence
             return self._with_sections_left(query, resolved, first, found.catalog)
         # the document was on another matter ("居住证每年都要签注吗" led to the HK and Macao permits'
         # guide) or states nothing of what is asked ("多久之内去销户口" led to a transfer FAQ): the
@@ -213,10 +216,17 @@ class ExtractiveAnswerer:
             second = self._with_sections_left(query, resolved, second, found.catalog)
             matter = found.catalog.matter_families.get(top.doc_id, ()) if found.catalog is not None else ()
             from_top = not passed_over or second_id in matter
-            if not second.refused and not _unstated_in(second, query.text, strict=True) and from_top:
+            # a variant not held is looked for on the same matter only (补发 of a birth certificate
+            # is not answered from the birth-registration FAQ on 补办 of that registration)
+            same = not acts or second_id in found.catalog.matter_families.get(doc_id, ()) if found.catalog is not None else False
+            if (not second.refused and not _unstated_in(second, query.text, strict=True)
+                    and not self._acts_unheld(resolved, second, found.catalog) and from_top and same):
                 return second
         if first.refused or found.catalog is None:
             return first
+        if acts:
+            closest = next((c for c in first.citations if c.kind == "guide"), first.citations[0])
+            return self._act_unheld(query, resolved, closest, acts, found.catalog)
         return self._unstated(query, resolved, first.citations[0].title, missing, found.catalog)
 
     def _compose(self, query: Query, resolved: Query, found: Retrieved) -> tuple[Answer, str]:
@@ -385,6 +395,18 @@ class ExtractiveAnswerer:
         texts = [_source_text(d, resolved, catalog) for d in near]
         return [name for name, _ in unheld_elsewhere(said, texts, [catalog.matter_names.get(d, "") for d in near])]
 
+    def _acts_unheld(self, resolved: Query, answer: Answer, catalog: Catalog | None) -> list[str]:
+        """The acts the question names (`acts_named`: 补发 by 补办, 加急) that none of the documents
+        `answer` cites holds, nor what they rest on, nor their matter's names: "孩子的出生医学证明弄丢了，
+        补发去哪办" is not answered from a guide on first issuance. A checklist is held to none."""
+        named = acts_named(resolved.text, self.acts)
+        if not named or answer.refused or answer.mode == "bundle" or catalog is None:
+            return []
+        near = dict.fromkeys(doc for citation in answer.citations
+                             for doc in (citation.doc_id, *(target for target, _ in rests_on(catalog.first_metadata(citation.doc_id)))))
+        texts = [_source_text(doc, resolved, catalog) for doc in near] + [catalog.matter_names.get(doc, "") for doc in near]
+        return unheld_acts(named, texts)
+
     def _reads_as_title(self, found: Retrieved, evidence: Evidence) -> bool:
         """Whether the question reads as a title of the best passage's matter (an FAQ's or a
         guide's), at least `Thresholds.title_sure` close; asked only when the evidence names things
@@ -551,6 +573,15 @@ class ExtractiveAnswerer:
         department = next((self._handled_by[name] for name in self._elsewhere_unheld(resolved, doc_id, catalog)), "")
         return self._refuse(query, resolved, f"现有资料里最接近的是《{title}》，讲的是另一件事，没有找到您所问事项的可靠依据。",
                             "no_evidence", [], catalog, department)  # that document's department is not this matter's
+
+    def _act_unheld(self, query: Query, resolved: Query, closest: Citation, acts: list[str], catalog: Catalog) -> Answer:
+        """A refusal for a variant of a matter the sources cover (补发 of a certificate whose guide
+        covers first issuance only), pointing to that matter's department."""
+        asked = "、".join(f"“{act}”" for act in acts)
+        department, phone = _department_phone(catalog, closest.doc_id)
+        answer = self._refuse(query, resolved, f"现有资料里《{closest.title}》讲的是这件事，但没有写明您问的{asked}怎么办理，没有找到可靠依据。",
+                              "no_evidence", [], catalog)
+        return replace(answer, handoff=replace(answer.handoff, department=department, phone=phone)) if answer.handoff else answer
 
     def _unstated(self, query: Query, resolved: Query, title: str, missing: tuple[Quantity, ...],
                   catalog: Catalog) -> Answer:

@@ -1,11 +1,13 @@
 """The glossary (bureaucratic term → everyday wording), the dialect lexicon (dialect or
 colloquial expression → standard Mandarin) and the matters handled elsewhere (matters the corpus
 does not cover → the department that handles them), loaded from `corpus/glossary.yaml`,
-`corpus/dialect.yaml` and `corpus/elsewhere.yaml`."""
+`corpus/dialect.yaml` and `corpus/elsewhere.yaml`; and the acts that make a variant of a matter
+(补发, 加急 …), shipped as `assistant/data/acts.yaml`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import yaml
@@ -66,6 +68,39 @@ def load_elsewhere(path: Path) -> list[ElsewhereEntry]:
             raise LoadError(path, f"entry {number} ({row['matter']}): names must be a list of words of two or more characters")
         entries.append(ElsewhereEntry(row["matter"], tuple(n.strip() for n in names), row["department"]))
     _check_unique(path, [name for entry in entries for name in entry.names], "name")
+    return entries
+
+
+@dataclass(frozen=True)
+class ActEntry:
+    """An act that makes a variant of a matter (补发 of a lost certificate), the words a question
+    names it by (`asked`: 补办, 补领 …) and the words a document covering it holds (`held`: those,
+    and 遗失, 丢失 …)."""
+
+    act: str
+    asked: tuple[str, ...]
+    held: tuple[str, ...]
+    not_before: tuple[str, ...] = ()  # words after an asked word that make it another act (补办手续)
+
+
+def load_acts(path: Path | None = None) -> list[ActEntry]:
+    """The acts from `path`, by default the shipped `assistant/data/acts.yaml`."""
+    path = path or Path(str(resources.files("assistant").joinpath("data/acts.yaml")))
+    data = _load_data(path)
+    rows = _rows(path, data, ("act",))
+    entries: list[ActEntry] = []
+    for number, (row, raw) in enumerate(zip(rows, data), start=1):
+        words = {field: raw.get(field) for field in ("asked", "held")}
+        for field, value in words.items():
+            if not isinstance(value, list) or not value or not all(isinstance(w, str) and len(w.strip()) >= 2 for w in value):
+                raise LoadError(path, f"entry {number} ({row['act']}): {field} must be a list of words of two or more characters")
+        not_before = raw.get("not_before") or []
+        if not isinstance(not_before, list) or not all(isinstance(w, str) and w.strip() for w in not_before):
+            raise LoadError(path, f"entry {number} ({row['act']}): not_before must be a list of words")
+        asked = tuple(w.strip() for w in words["asked"])  # a document saying an asked word holds the act
+        held = tuple(dict.fromkeys((*asked, *(w.strip() for w in words["held"]))))
+        entries.append(ActEntry(row["act"], asked, held, tuple(w.strip() for w in not_before)))
+    _check_unique(path, [entry.act for entry in entries], "act")
     return entries
 
 

@@ -30,7 +30,7 @@ import re
 from collections.abc import Callable, Iterable
 
 from assistant.lexical import everyday_rarity, sub_words, tagged_words, word_starts
-from assistant.lexicon import ElsewhereEntry
+from assistant.lexicon import ActEntry, ElsewhereEntry
 
 SERVICE_WORDS = ("补贴", "津贴", "补助", "登记", "注册", "许可证", "许可", "报名", "执照", "资格", "备案", "认定", "考试", "证明",
                  "上牌", "牌照", "证")
@@ -54,7 +54,8 @@ QUESTION_WORDS = ("多", "几", "什么", "哪")  # 多长时间, 几时: asking
 # what a lexicon name ends with when it names a thing one holds, drives or has (not an act: 认证, 登记)
 THING_ENDINGS = ("证", "证明", "卡", "车", "病", "执照", "牌照")
 ACT_WORDS = re.compile(r"^(申领|领取|考取|办理|申请|补办|补领|补发|换领|换发|出具|办)")  # 申领往来港澳通行证: the thing is 往来港澳通行证
-MIN_DOCUMENTS = 20  # a smaller corpus says nothing about what it lacks
+MIN_DOCUMENTS = 20
+DIRECTIONS = "来去"  # what may end a word after an act (移出来)  # a smaller corpus says nothing about what it lacks
 
 
 def named_matters(text: str) -> list[str]:
@@ -196,3 +197,25 @@ def unheld_elsewhere(named: Iterable[tuple[str, ElsewhereEntry]], sources: Itera
     return [(name, entry) for name, entry in named
             if not any(name in text for text in texts)
             and not any(other in title for other in entry.names for title in named_titles)]
+
+
+def acts_named(text: str, acts: Iterable[ActEntry]) -> list[ActEntry]:
+    """The acts (`assistant/data/acts.yaml`) `text` names by one of their `asked` words, a whole word
+    or words of it (`word_starts`: 续签 is not in 续签注, which is 续 / 签注; a direction may follow,
+    移出来), not followed by one of the act's `not_before` words (补办审批手续 completes paperwork,
+    it replaces nothing)."""
+    starts = word_starts(text) | {len(text)}
+
+    def names(act: ActEntry) -> bool:
+        return any(match.start() in starts and (match.end() in starts or text[match.end()] in DIRECTIONS)
+                   and not any(text.startswith(other, match.end()) for other in act.not_before)
+                   for word in act.asked for match in re.finditer(re.escape(word), text))
+
+    return [act for act in acts if any(word in text for word in act.asked) and names(act)]
+
+
+def unheld_acts(named: Iterable[ActEntry], sources: Iterable[str]) -> list[str]:
+    """The acts among `named` that no source text holds by any of their `held` words: 补发 asked of a
+    guide on first issuance, which says nothing of 补发, 补领 or 遗失."""
+    texts = list(sources)
+    return [act.act for act in named if not any(word in text for word in act.held for text in texts)]

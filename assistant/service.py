@@ -17,7 +17,7 @@ from assistant.answering import ExtractiveAnswerer, Thresholds
 from assistant.bundles import BundleGuide
 from assistant.embedders import Embedders
 from assistant.lazy import Lazy
-from assistant.lexicon import load_dialect, load_elsewhere, load_glossary
+from assistant.lexicon import load_acts, load_dialect, load_elsewhere, load_glossary
 from assistant.llm import LlmAnswerer, create_chat_model, load_prompt
 from assistant.llm_rewriter import LlmRewriter
 from assistant.pinyin import PinyinDecoder
@@ -141,7 +141,8 @@ class Assistant:
         elsewhere = settings.corpus_dir / "elsewhere.yaml"
         extractive = ExtractiveAnswerer(retriever, normalizer, scope, Thresholds(), bundles=bundles,
                                         titles=TitleVectors(embedder), query_titles=query_titles,
-                                        elsewhere=load_elsewhere(elsewhere) if elsewhere.exists() else ())
+                                        elsewhere=load_elsewhere(elsewhere) if elsewhere.exists() else (),
+                                        acts=load_acts())
         rules = PlainRewriter.from_settings(settings)
         model = create_chat_model(settings)
         if model is None:

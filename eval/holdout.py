@@ -121,7 +121,8 @@ def held_out_answerer(extractive: ExtractiveAnswerer, excluded: frozenset[str]) 
     # the answerer is typed for the hybrid retriever; it only calls `search` and `retrieve`
     return ExtractiveAnswerer(cast(HybridRetriever, retriever), extractive.normalizer, extractive.scope,
                               extractive.thresholds, today=extractive.today, k=extractive.k, bundles=None,
-                              titles=extractive.titles, query_titles=extractive.query_titles, elsewhere=extractive.elsewhere)
+                              titles=extractive.titles, query_titles=extractive.query_titles, elsewhere=extractive.elsewhere,
+                              acts=extractive.acts)
 
 
 def counted(q: EvalQuestion, catalog: Catalog) -> bool:

@@ -925,3 +925,28 @@ def test_a_matter_word_a_lexicon_rewrite_put_in_is_not_held_against_the_sources(
     assert "转移登记" in car.text and _weigh(car, found, catalog).unnamed == ()
     adoption = normalizer.normalize("收养登记多长时间内要办？")
     assert _weigh(adoption, found, catalog).unnamed == ("收养",)
+
+
+def test_a_variant_of_a_matter_the_sources_do_not_hold_is_refused_with_the_matter_s_department(
+        make_settings: Callable[..., Settings], e5: Embedder, tiny_corpus: Path) -> None:
+    """The ID card's replacement guide covers 补领, not hurrying it: asked whether it can be done
+    加急, the answer would be a guess, so the answerer refuses, naming the guide it came closest to
+    and the department that issues the card. Without the acts it answers from that guide; a
+    replacement (补办, held as 补领) is still answered."""
+    from assistant.lexicon import load_acts
+
+    extractive = build(make_settings(), e5, tiny_corpus).answerer
+    assert isinstance(extractive, ExtractiveAnswerer)
+
+    def ask(question: str, acts: bool) -> Answer:
+        return ExtractiveAnswerer(extractive.retriever, extractive.normalizer, extractive.scope, extractive.thresholds,
+                                  titles=extractive.titles, acts=load_acts() if acts else ()).answer(question)
+
+    question = "身份证丢了，补领能加急办吗？要多少钱？"
+    assert not ask(question, acts=False).refused
+    hurried = ask(question, acts=True)
+    assert hurried.refused and hurried.refusal_reason == "no_evidence" and not hurried.citations
+    assert hurried.handoff is not None and hurried.handoff.department == "示例市公安局"
+    assert "《居民身份证补领》" in hurried.handoff.message and "“加急”" in hurried.handoff.message
+    replaced = ask("身份证丢了怎么补办，要多少钱", acts=True)
+    assert not replaced.refused and "40元" in replaced.text

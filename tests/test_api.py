@@ -573,7 +573,9 @@ def test_the_product_refuses_a_matter_handled_elsewhere_with_its_department(make
                                                                            e5: Embedder, tiny_corpus: Path,
                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """The assistant the app builds reads the corpus's `elsewhere.yaml`: a question on 公租房 is
-    refused and the hand-off names the housing department; a malformed file is a clear error."""
+    refused and the hand-off names the housing department; a malformed file is a clear error. It
+    holds the shipped acts too: hurrying (加急) a replacement the ID card's guide does not cover is
+    refused, naming the card's department."""
     monkeypatch.setattr("assistant.embedders.create_embedder", lambda spec, threads=1: e5)
     shipped = Path(__file__).resolve().parents[1] / "corpus"
     for lexicon in ("dialect.yaml", "glossary.yaml", "elsewhere.yaml"):
@@ -585,6 +587,9 @@ def test_the_product_refuses_a_matter_handled_elsewhere_with_its_department(make
     assert answer["refused"] and answer["citations"] == []
     assert answer["handoff"]["department"] == "当地住房保障部门（住房和城乡建设部门）"
     assert "公租房" in answer["handoff"]["message"]
+    hurried = client.post("/v1/ask", json={"question": "身份证丢了，补领能加急办吗？"}).json()
+    assert hurried["refused"] and hurried["handoff"]["department"] == "示例市公安局"
+    assert "加急" in hurried["handoff"]["message"]
     (tiny_corpus / "elsewhere.yaml").write_text("- matter: 公租房\n  names: 公租房\n  department: 住房保障部门\n", encoding="utf-8")
     broken = TestClient(create_app(settings)).post("/v1/ask", json={"question": "身份证丢了怎么补办"})
     assert broken.status_code == 500 and broken.json()["error"] == "config_error"

@@ -9,7 +9,7 @@ import pytest
 
 from assistant.documents import Document
 from assistant.errors import LoadError
-from assistant.lexicon import DIALECTS, load_dialect, load_elsewhere, load_glossary
+from assistant.lexicon import DIALECTS, load_acts, load_dialect, load_elsewhere, load_glossary
 from eval.questions import STYLES, load_questions
 from indexer.loaders import load_paths
 from indexer.splitter import ARTICLE, Splitter
@@ -152,6 +152,22 @@ def test_a_malformed_elsewhere_file_is_a_clear_load_error(tmp_path: Path, text: 
     path.write_text(text, encoding="utf-8")
     with pytest.raises(LoadError, match=problem):
         load_elsewhere(path)
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("- act: 补发\n  asked: 补办\n  held: [补办]\n", "asked must be a list"),
+    ("- act: 补发\n  asked: [补办]\n", "held must be a list"),
+    ("- act: 补发\n  asked: [补]\n  held: [补办]\n", "two or more characters"),
+    ("- act: 补发\n  asked: [补办]\n  held: [补办]\n  not_before: 手续\n", "not_before must be a list"),
+    ("- act: 补发\n  asked: [补办]\n  held: [补办]\n- act: 补发\n  asked: [补领]\n  held: [补领]\n", "duplicate act"),
+    ("- asked: [补办]\n  held: [补办]\n", "lacks act"),
+])
+def test_a_malformed_acts_file_is_a_clear_load_error(tmp_path: Path, text: str, problem: str) -> None:
+    path = tmp_path / "acts.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(LoadError, match=problem) as raised:
+        load_acts(path)
+    assert "acts.yaml" in str(raised.value)
 
 
 def test_the_brief_s_jargon_example_names_the_document_it_is_answered_from(corpus: dict[str, Document]) -> None:

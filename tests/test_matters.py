@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.lexicon import ElsewhereEntry
-from assistant.matters import (elsewhere_named, holds, lexicon_things, named_matters, particular_things, unheld_elsewhere, unheld_things, unknown_things,
+from assistant.lexicon import ActEntry, ElsewhereEntry, load_acts
+from assistant.matters import (acts_named, elsewhere_named, unheld_acts, holds, lexicon_things, named_matters, particular_things, unheld_elsewhere, unheld_things, unknown_things,
                                unmentioned, unnamed)
 
 
@@ -163,3 +163,36 @@ def test_a_matter_handled_elsewhere_is_held_only_by_its_very_name() -> None:
     assert unheld_elsewhere(said, ["……配租公共租赁住房"]) == said
     # ... but in a source's title it is (a guide titled 公共租赁住房申请 is on the matter)
     assert unheld_elsewhere(said, ["……配租公共租赁住房"], ["公共租赁住房申请"]) == []
+
+
+REISSUE = ActEntry("补发", ("补发", "补办", "补领"), ("补发", "补办", "补领", "遗失"), ("手续",))
+RENEWAL = ActEntry("续期", ("续签", "续办", "延续"), ("续签", "续办", "延续", "换领"))
+REMOVAL = ActEntry("移出", ("移出",), ("移出",))
+
+
+@pytest.mark.parametrize(("question", "acts"), [
+    ("出生医学证明丢了，补发去哪办", ["补发"]),
+    ("身份证丢了怎么补办", ["补发"]),
+    ("居住证到期了要续签吗", ["续期"]),
+    ("港澳通行证续签注能在自助机上办吗", []),  # 续 / 签注: 续签 is no word of it
+    ("临时救助能先发钱，事后补办手续吗", []),  # 补办手续 completes paperwork
+    ("被列入经营异常名录了，怎么移出来", ["移出"]),  # a direction may follow
+    ("第一次办护照要多少钱", []),
+])
+def test_acts_are_named_as_whole_words(question: str, acts: list[str]) -> None:
+    assert [act.act for act in acts_named(question, [REISSUE, RENEWAL, REMOVAL])] == acts
+
+
+def test_an_act_is_held_by_any_of_its_held_words() -> None:
+    named = acts_named("出生医学证明丢了，补发去哪办", [REISSUE])
+    assert unheld_acts(named, ["出生医学证明首次签发：新生儿出生后，由助产机构签发"]) == ["补发"]
+    assert unheld_acts(named, ["首次签发……", "出生医学证明遗失的，可以申请补发"]) == []
+    assert unheld_acts(named, ["居民身份证丢失的，应当申请补领"]) == []  # by another of its words
+    assert unheld_acts([], ["首次签发"]) == []
+
+
+def test_the_shipped_acts_load_and_name_the_variants_they_stand_for() -> None:
+    acts = load_acts()
+    assert {"补发", "续期", "加急"} <= {act.act for act in acts}
+    assert all(set(act.asked) <= set(act.held) for act in acts)  # a document saying an asked word holds it
+    assert [act.act for act in acts_named("护照能加急办吗", acts)] == ["加急"]
