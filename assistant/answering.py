@@ -214,11 +214,11 @@ class ExtractiveAnswerer:
         if rest and (not first.refused or passed_over or naming or rest[0].score >= NEXT_DOCUMENT_SHARE * top.score):
             second, second_id = self._compose(query, resolved, replace(found, passages=rest))
             second = self._with_sections_left(query, resolved, second, found.catalog)
-            matter = found.catalog.matter_families.get(top.doc_id, ()) if found.catalog is not None else ()
-            from_top = not passed_over or second_id in matter
+            families = found.catalog.matter_families if found.catalog is not None else {}
+            from_top = not passed_over or second_id in families.get(top.doc_id, ())
             # a variant not held is looked for on the same matter only (补发 of a birth certificate
             # is not answered from the birth-registration FAQ on 补办 of that registration)
-            same = not acts or second_id in found.catalog.matter_families.get(doc_id, ()) if found.catalog is not None else False
+            same = not acts or second_id in families.get(doc_id, ())
             if (not second.refused and not _unstated_in(second, query.text, strict=True)
                     and not self._acts_unheld(resolved, second, found.catalog) and from_top and same):
                 return second
