@@ -122,8 +122,15 @@ def test_a_thing_the_documents_name_by_another_of_its_names_is_known() -> None:
 
 
 def test_the_things_a_question_names_through_the_lexicons() -> None:
-    assert lexicon_things(["补办机动车驾驶证", "看病", "开车", "待遇资格认证", "低保", "社会保障卡"]) == [
-        ("补办机动车驾驶证", "机动车驾驶证"), ("社会保障卡", "社会保障卡")]
+    assert lexicon_things(["补办机动车驾驶证", "看病", "开车", "待遇资格认证", "低保", "社会保障卡", "不动产权证书"]) == [
+        ("补办机动车驾驶证", "机动车驾驶证"), ("社会保障卡", "社会保障卡"), ("不动产权证书", "不动产权证书")]
+
+
+def test_a_certificate_named_as_a_证书_is_a_thing_a_driving_licence_text_does_not_hold() -> None:
+    """"不动产权证书找不到了，补发怎么办" is not answered from the driving licence's replacement FAQ."""
+    licence_faq = "驾照丢了必须回发证地补办吗？机动车驾驶证遗失的，可以向居住地车辆管理所申请补发。"
+    assert unheld_things(["不动产权证书", "补发"], [licence_faq]) == ["不动产权证书"]
+    assert unheld_things(["不动产权证书"], ["不动产权证书遗失的，权利人可以申请补发。"]) == []
 
 
 def test_a_text_holds_a_thing_by_any_of_its_names() -> None:
