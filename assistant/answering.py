@@ -54,6 +54,11 @@ ASPECT_WORDS = tuple(word for words, sections in INTENTS if sections != HOW_TO_S
 # they say little about the matter, so they do not choose the document unless the question asks
 # where or whom (on the eval set's dev half a divorce guide's 办理地点 led an ID-card question).
 CONTACT_SECTIONS = ("办理地点", "咨询电话")
+# A question asking where to go or whom to call reads beside its matter named that way: the titles
+# and similar questions mostly ask about materials, fees and who qualifies, so "示例市的年检电话是多少"
+# read far from all of them (session 22: fresh questions on phones and places refused, the dev
+# half unchanged)
+CONTACT_NAMES = {"办理地点": "{title}在哪里办？", "咨询电话": "{title}的咨询电话是多少？"}
 BASIS_SECTIONS = ("设定依据", "政策依据")  # the law behind a matter: never what an answer leads with
 AMOUNT_SECTIONS = ("支持标准", "收费标准")  # how much is paid out, or paid
 CONTACT_WORDS = tuple(word for words, sections in INTENTS if set(sections) <= set(CONTACT_SECTIONS) for word in words)
@@ -370,10 +375,10 @@ class ExtractiveAnswerer:
             return False
         if not by_title:
             return True
-        closeness = self._title_closeness(found, doc_id)
+        closeness = self._title_closeness(found, doc_id, asked=resolved.text)
         if closeness is not None and closeness < self.thresholds.title_floor:
             return False
-        as_queries = self._title_closeness(found, doc_id, as_queries=True)
+        as_queries = self._title_closeness(found, doc_id, as_queries=True, asked=resolved.text)
         return as_queries is None or as_queries >= self.thresholds.title_query_floor
 
     def _beside_the_event(self, query: Query, checklist: Answer) -> bool:
@@ -416,18 +421,19 @@ class ExtractiveAnswerer:
         closeness = self._title_closeness(found, found.passages[0].doc_id)
         return closeness is not None and closeness >= self.thresholds.title_sure
 
-    def _title_closeness(self, found: Retrieved, doc_id: str, as_queries: bool = False) -> float | None:
+    def _title_closeness(self, found: Retrieved, doc_id: str, as_queries: bool = False, asked: str = "") -> float | None:
         """How close the question reads to the titles of `doc_id`'s matter (`assistant.titles`), the
         titles embedded as passages (`titles`) or `as_queries` (`query_titles`); None when there is
         nothing to compare: no such title vectors, or a document whose title covers many matters (a
-        law's, a checklist's: not `TITLED_KINDS`)."""
+        law's, a checklist's: not `TITLED_KINDS`). With the question's text `asked`, the matter's
+        guides are also read as named with the contact sections it asks for (`_contact_names`)."""
         catalog = found.catalog
         entry = catalog.documents.get(doc_id) if catalog is not None else None
         reader = self.query_titles if as_queries else self.titles
         if reader is None or catalog is None or entry is None or entry.kind not in TITLED_KINDS:
             return None
         saved = catalog.title_queries if reader.as_queries else catalog.title_vectors
-        return reader.closeness(found.vector, catalog.family_names(doc_id), saved)
+        return reader.closeness(found.vector, [*catalog.family_names(doc_id), *_contact_names(asked, doc_id, catalog)], saved)
 
     def _resolve_follow_up(self, query: Query, history: tuple[str, ...]) -> Query:
         """A question is asked about the previous question's matter when it is anaphoric
@@ -731,6 +737,18 @@ def _naming_neighbour(query: Query, found: Retrieved, doc_id: str) -> str:
         if entry is not None and any(thing in entry.title for thing in unheld):
             return other
     return ""
+
+
+def _contact_names(text: str, doc_id: str, catalog: Catalog) -> list[str]:
+    """The names of the guides of `doc_id`'s matter asked with the contact sections `text` asks for
+    (`CONTACT_NAMES`: "机动车检验（年检）的咨询电话是多少？"); embedded when first read, like any title
+    the indexer did not save."""
+    asked = [section for section in CONTACT_SECTIONS if section in _asked_sections(text)]
+    if not asked:
+        return []
+    guides = [d for d in catalog.matter_families.get(doc_id, (doc_id,))
+              if d in catalog.documents and catalog.documents[d].kind == "guide"]
+    return [CONTACT_NAMES[section].format(title=catalog.documents[guide].title) for guide in guides for section in asked]
 
 
 def _asked_sections(text: str, title: str = "") -> set[str]:

@@ -950,3 +950,27 @@ def test_a_variant_of_a_matter_the_sources_do_not_hold_is_refused_with_the_matte
     assert "《居民身份证补领》" in hurried.handoff.message and "“加急”" in hurried.handoff.message
     replaced = ask("身份证丢了怎么补办，要多少钱", acts=True)
     assert not replaced.refused and "40元" in replaced.text
+
+
+def test_a_question_asking_whom_to_call_reads_beside_its_matter_named_with_the_phone(
+        make_settings: Callable[..., Settings], e5: Embedder, tiny_corpus: Path) -> None:
+    """The titles and similar questions ask about materials and fees; a question asking for the
+    phone or the place reads beside the matter's guides named with that aspect too
+    ("居民身份证补领的咨询电话是多少？"), so it reads closer to its matter than without them. The
+    names are made only for the aspects asked and only of guides."""
+    from assistant.answering import _contact_names
+
+    extractive = build(make_settings(), e5, tiny_corpus).answerer
+    assert isinstance(extractive, ExtractiveAnswerer)
+    question = "补办身份证有问题打哪个电话问？"
+    found = extractive.retriever.search(extractive.normalizer.normalize(question))
+    catalog = found.catalog
+    assert catalog is not None
+    assert _contact_names(question, "faq-idcard-lost-fee", catalog) == ["居民身份证补领的咨询电话是多少？"]
+    assert _contact_names("补办身份证去哪里办，电话多少", "guide-idcard-replace", catalog) == [
+        "居民身份证补领在哪里办？", "居民身份证补领的咨询电话是多少？"]
+    assert _contact_names("补办身份证要多少钱", "guide-idcard-replace", catalog) == []
+    assert _contact_names(question, "law-resident-id-card", catalog) == []  # a law names no guide
+    plain = extractive._title_closeness(found, "guide-idcard-replace")
+    asked = extractive._title_closeness(found, "guide-idcard-replace", asked=question)
+    assert plain is not None and asked is not None and asked > plain + 0.01
