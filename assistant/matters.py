@@ -205,6 +205,9 @@ def acts_named(text: str, acts: Iterable[ActEntry]) -> list[ActEntry]:
     or words of it (`word_starts`: 续签 is not in 续签注, which is 续 / 签注; a direction may follow,
     移出来), not followed by one of the act's `not_before` words (补办审批手续 completes paperwork,
     it replaces nothing)."""
+    said = [act for act in acts if any(word in text for word in act.asked)]
+    if not said:  # most questions: no segmentation needed
+        return []
     starts = word_starts(text) | {len(text)}
 
     def names(act: ActEntry) -> bool:
@@ -212,7 +215,7 @@ def acts_named(text: str, acts: Iterable[ActEntry]) -> list[ActEntry]:
                    and not any(text.startswith(other, match.end()) for other in act.not_before)
                    for word in act.asked for match in re.finditer(re.escape(word), text))
 
-    return [act for act in acts if any(word in text for word in act.asked) and names(act)]
+    return [act for act in said if names(act)]
 
 
 def unheld_acts(named: Iterable[ActEntry], sources: Iterable[str]) -> list[str]:
