@@ -396,7 +396,7 @@ class ExtractiveAnswerer:
         said = elsewhere_named(resolved.text, self.elsewhere)
         if not said:
             return []
-        near = (doc_id, *(target for target, _ in rests_on(catalog.first_metadata(doc_id))))
+        near = _with_targets(catalog, [doc_id])
         texts = [_source_text(d, resolved, catalog) for d in near]
         return [name for name, _ in unheld_elsewhere(said, texts, [catalog.matter_names.get(d, "") for d in near])]
 
@@ -407,8 +407,7 @@ class ExtractiveAnswerer:
         named = acts_named(resolved.text, self.acts)
         if not named or answer.refused or answer.mode == "bundle" or catalog is None:
             return []
-        near = dict.fromkeys(doc for citation in answer.citations
-                             for doc in (citation.doc_id, *(target for target, _ in rests_on(catalog.first_metadata(citation.doc_id)))))
+        near = _with_targets(catalog, [citation.doc_id for citation in answer.citations])
         texts = [_source_text(doc, resolved, catalog) for doc in near] + [catalog.matter_names.get(doc, "") for doc in near]
         return unheld_acts(named, texts)
 
@@ -563,12 +562,14 @@ class ExtractiveAnswerer:
                       warnings=self._freshness(citations), handoff=self._handoff(citations, catalog))
 
     def _refuse(self, query: Query, resolved: Query, reason: str, category: str, passages: list[Passage],
-                catalog: Catalog | None = None, department: str = "") -> Answer:
+                catalog: Catalog | None = None, department: str = "", contact_of: str = "") -> Answer:
         """A refusal pointing to 12345 and the window, and to a department: `department` (a matter
-        handled elsewhere), else the best passage's (weak evidence on a known topic)."""
+        handled elsewhere), else `contact_of`'s with its phone (a variant of that document's matter),
+        else the best passage's (weak evidence on a known topic)."""
         phone = ""
-        if category == "no_evidence" and passages and catalog is not None and not department:
-            department, phone = _department_phone(catalog, passages[0].doc_id)
+        contact_of = contact_of or (passages[0].doc_id if passages else "")
+        if category == "no_evidence" and contact_of and catalog is not None and not department:
+            department, phone = _department_phone(catalog, contact_of)
         message = f"抱歉，{reason}为避免误导您，我不作猜测。您可以拨打12345政务服务便民热线，或到政务服务中心窗口咨询。"
         return Answer(question=query.original, normalized_question=query.text, blocks=(), citations=(), mode="refusal",
                       refused=True, refusal_reason=category, resolved_question=resolved.text,
@@ -584,10 +585,8 @@ class ExtractiveAnswerer:
         """A refusal for a variant of a matter the sources cover (补发 of a certificate whose guide
         covers first issuance only), pointing to that matter's department."""
         asked = "、".join(f"“{act}”" for act in acts)
-        department, phone = _department_phone(catalog, closest.doc_id)
-        answer = self._refuse(query, resolved, f"现有资料里《{closest.title}》讲的是这件事，但没有写明您问的{asked}怎么办理，没有找到可靠依据。",
-                              "no_evidence", [], catalog)
-        return replace(answer, handoff=replace(answer.handoff, department=department, phone=phone)) if answer.handoff else answer
+        return self._refuse(query, resolved, f"现有资料里《{closest.title}》讲的是这件事，但没有写明您问的{asked}怎么办理，没有找到可靠依据。",
+                            "no_evidence", [], catalog, contact_of=closest.doc_id)
 
     def _unstated(self, query: Query, resolved: Query, title: str, missing: tuple[Quantity, ...],
                   catalog: Catalog) -> Answer:
@@ -647,8 +646,7 @@ def _weigh(query: Query, passages: list[Passage], catalog: Catalog | None,
     things = _particular_things(query, catalog)
     unknown = unknown_things(query.names, _documents_naming(catalog), len(texts), aliases)
     said = elsewhere_named(query.text, elsewhere)
-    matter = list(dict.fromkeys([*sources, *(target for source in sources
-                                             for target, _ in rests_on(catalog.first_metadata(source)))]))
+    matter = _with_targets(catalog, sources)
     source_texts = [_source_text(doc_id, query, catalog, aliases) for doc_id in matter] if things or names or said else []
     not_in_sources = unmentioned(things, source_texts) if things else ()
     missing = not_in_sources + tuple(thing for thing in unknown if thing not in not_in_sources)
@@ -709,13 +707,19 @@ def _worded_on_the_matter(query: Query, doc_id: str, catalog: Catalog,
     if entry is None or entry.kind == "bundle":
         return True
     names = catalog.matter_names.get(doc_id, "")
-    near = (doc_id, *(target for target, _ in rests_on(catalog.first_metadata(doc_id))))
+    near = _with_targets(catalog, [doc_id])
     if unheld_things(query.names, [names, *(catalog.document_texts.get(d, "") for d in near)], aliases):
         return False
     if _is_articles(catalog, doc_id):
         return True
     terms = _matter_terms(query.search_text)
     return not terms or any(term in names for term in terms)
+
+
+def _with_targets(catalog: Catalog, doc_ids: Iterable[str]) -> list[str]:
+    """The documents and, after each, what it rests on (an FAQ's guide), once each."""
+    return list(dict.fromkeys(doc for doc_id in doc_ids
+                              for doc in (doc_id, *(target for target, _ in rests_on(catalog.first_metadata(doc_id))))))
 
 
 def _naming_neighbour(query: Query, found: Retrieved, doc_id: str) -> str:
@@ -727,7 +731,7 @@ def _naming_neighbour(query: Query, found: Retrieved, doc_id: str) -> str:
     mine = [p.dense or 0.0 for p in found.passages if p.doc_id == doc_id]
     if catalog is None or not mine:
         return ""
-    near = (doc_id, *(target for target, _ in rests_on(catalog.first_metadata(doc_id))))
+    near = _with_targets(catalog, [doc_id])
     texts = [catalog.matter_names.get(doc_id, ""), *(catalog.document_texts.get(d, "") for d in near)]
     unheld = unmentioned(_particular_things(query, catalog), texts)
     closer = [p.doc_id for p in sorted(found.passages, key=lambda p: -(p.dense or 0.0))
