@@ -31,6 +31,9 @@ class Quantity:
     asked: re.Pattern[str]
     stated: re.Pattern[str]
     sections: tuple[str, ...]  # guide sections that state it, whatever their words ("按国家规定标准收取")
+    # a guide gives it no section of its own (a certificate's 有效期 is stated with its conditions or
+    # its fee): the answer adds the section retrieval found in the document that states it
+    anywhere: bool = False
 
     def is_asked(self, question: str) -> bool:
         return bool(self.asked.search(question))
@@ -55,6 +58,21 @@ QUANTITIES = (
              re.compile(r"(领|补|贴|给|发|贷|借|提|取|奖|励|拿)多少(?![年天岁月次个])|(一个|每个?)月多少|额度|能领几多|能贷几多|能借几多"),
              re.compile(NUMBER + r"(\.[0-9]+)?\s*(元|万|%|％|倍|个月)|百分之|比例|标准"),
              ("支持标准",)),
+    # session 23, from a fresh batch's misses (an overdue inspection's fine asked of the inspection
+    # guide, a reimbursement's share and deductible asked of the reimbursement guide, neither stated)
+    Quantity("罚款", re.compile(r"罚多少|罚款|被罚|罚不罚|罚钱|罚几多|处罚"), re.compile(r"罚|滞纳金"), ()),
+    # how long a certificate or a filing stays valid, not how long it takes ("临时备案办一次能管多久")
+    Quantity("有效期",
+             re.compile(r"(能|可以)(管|用|使用)(多久|多长时间|几年|几个月|多少年)|管(多久|几年)|有效期限?(是|为|有)?(多久|多长|几年|多少|怎么|如何)"
+                        r"|多久(过期|失效)|几年(过期|失效)"),
+             re.compile(r"有效(期|期限)?(为|是|内|至)?.{0,12}" + NUMBER + r"\s*(年|个月|月|天|日)|" + NUMBER
+                        + r"\s*(周岁|岁|年|个月|月|天|日)(以)?(内|后)?(有效|过期|失效)|长期|终身|永久"),
+             (), anywhere=True),
+    Quantity("人数", re.compile(r"(最多|能|可以)+(雇|招|请|聘)用?(几个|多少|几名)"), re.compile(NUMBER + r"\s*(个|名)?\s*(人|员工|帮工|雇员)"), ()),
+    Quantity("比例",
+             re.compile(r"多少比例|比例(是)?多少|几成|起付线|起付标准|封顶线|(能|可以)?报(销)?多少(?!钱)"),
+             re.compile(NUMBER + r"(\.[0-9]+)?\s*(%|％|成)|百分之|起付|封顶"),
+             ()),
 )
 
 

@@ -353,6 +353,24 @@ def test_a_sum_asked_for_is_led_by_the_section_stating_it() -> None:
     assert ExtractiveAnswerer._sections_for("80岁能领多少高龄津贴", [], catalog, "guide-elderly")[0] == "收费标准"
 
 
+def test_a_validity_asked_for_is_answered_from_the_found_section_stating_it() -> None:
+    """"护照能用多长时间" asks how long the passport holds, which the guide states with its conditions,
+    not in 办理时限: the section retrieval found stating it is added and leads. A section retrieval
+    did not find is not added, and a processing time asked for moves nothing."""
+    sections = {"办理时限": "自收到申请材料之日起15日内签发。", "申请材料": "本人居民身份证。",
+                "受理条件": "因私出国的中国公民。护照有效期：未满16周岁的为5年，16周岁以上的为10年。"}
+    catalog = Catalog.build("c", [StoredChunk(f"guide-passport#{n}", text, {"doc_id": "guide-passport", "kind": "guide",
+                                                                            "chunk_no": n, "section": name})
+                                  for n, (name, text) in enumerate(sections.items())])
+    from assistant.retrieval import Passage
+
+    found = [Passage(f"guide-passport#{n}", "guide-passport", text, {"doc_id": "guide-passport", "section": name, "kind": "guide"},
+                     0.5 - n / 10) for n, (name, text) in enumerate(sections.items())]
+    assert ExtractiveAnswerer._sections_for("护照能用多长时间", found, catalog, "guide-passport")[0] == "受理条件"
+    assert "受理条件" not in ExtractiveAnswerer._sections_for("护照能用多长时间", found[:2], catalog, "guide-passport")
+    assert "受理条件" not in ExtractiveAnswerer._sections_for("护照要多长时间能办好", found, catalog, "guide-passport")
+
+
 def test_an_faq_answer_is_followed_by_the_guide_sections_asked_that_its_own_question_leaves_out(
         assistant: Assistant) -> None:
     """"身份证丢了补办要多少钱？要带什么？" is answered by the fee FAQ, whose own question asks no

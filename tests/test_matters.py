@@ -203,3 +203,4 @@ def test_the_shipped_acts_load_and_name_the_variants_they_stand_for() -> None:
     assert {"补发", "续期", "加急"} <= {act.act for act in acts}
     assert all(set(act.asked) <= set(act.held) for act in acts)  # a document saying an asked word holds it
     assert [act.act for act in acts_named("护照能加急办吗", acts)] == ["加急"]
+    assert [act.act for act in acts_named("公章弄丢了，补刻之前要不要登报？", acts)] == ["补发"]  # a seal is re-engraved

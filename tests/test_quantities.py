@@ -16,6 +16,11 @@ def test_questions_asking_for_a_fee_a_time_an_age_or_a_sum_are_told_apart() -> N
     assert names("公积金贷款最多能贷多少？") == ["金额或比例"]
     assert names("80岁老人的高龄补贴一个月给多少？") == ["金额或比例"]
     assert names("高龄补贴一个月能给多少钱呐？") == ["费用或金额", "金额或比例"]
+    assert names("车辆年检过期了会被罚款吗？") == ["罚款"]
+    assert names("住院费回来零星报销，能报多少比例？起付线是多少？") == ["比例"]
+    assert names("护照几年过期") == ["有效期"]
+    assert names("临时备案办一次能管多久？") == ["时间", "有效期"]  # how long it holds, in days or months
+    assert names("个体户最多能雇几个人？") == ["人数"]
 
 
 def test_questions_that_only_mention_money_or_size_ask_for_no_quantity() -> None:
@@ -27,6 +32,8 @@ def test_questions_that_only_mention_money_or_size_ask_for_no_quantity() -> None
     assert names("结婚登记要带什么材料") == []
     assert names("刚结婚没多久，结婚证丢了怎么补？") == []  # 没多久: a while ago
     assert names("住进去之后没过多久就改了结构") == []
+    assert names("我的车有几个罚单还没处理，能去年检吗") == []  # a ticket is not a fine asked about
+    assert names("身份证有效期快到了，怎么换？") == []  # the premise, not the question
 
 
 def test_an_answer_states_a_quantity_in_its_words_or_by_its_section() -> None:
@@ -45,3 +52,15 @@ def test_an_answer_that_states_none_of_what_was_asked_is_told() -> None:
     assert [q.name for q in unstated("补办身份证多少钱，要多久", law)] == ["费用或金额", "时间"]
     assert [q.name for q in unstated("孩子都生了多久之内要上户口", [("问答", "可以补做生育登记。")])] == ["时间"]
     assert unstated("补办身份证要带什么", law) == ()  # asks for no quantity
+
+
+def test_a_validity_a_fine_and_a_share_are_stated_only_in_their_own_words() -> None:
+    assert not unstated("护照能用几年", [("受理条件", "护照有效期：未满16周岁的为5年，16周岁以上的为10年。")])
+    assert not unstated("驾照换完能管几年", [("", "驾驶证有效期分为六年、十年和长期。")])
+    # a guide deferring to the local rule states no validity, and a processing time is none
+    deferring = [("办理时限", "一般即时办结。备案有效期以示例市医疗保障局公布为准。")]
+    assert [q.name for q in unstated("临时备案办一次能管多久？", deferring)] == ["有效期"]
+    assert [q.name for q in unstated("年检过期会被罚款吗", [("办理流程", "到检验机构检验。")])] == ["罚款"]
+    assert not unstated("年报晚了会被罚吗", [("问答", "逾期未报的列入经营异常名录，不罚款。")])
+    assert [q.name for q in unstated("能报多少比例", [("申请材料", "医疗费用发票")])] == ["比例"]
+    assert not unstated("缴费比例是多少", [("收费标准", "缴费比例为20%。")])

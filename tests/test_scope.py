@@ -64,6 +64,10 @@ def check() -> Callable[[str], str | None]:
     ("我跟老板的官司能不能打赢", "advice"),
     ("降压药我能不能自己把剂量加倍", "advice"),
     ("示例市高龄津贴出年会唔会加？", "forecast"),  # 出年: next year, in 粤语
+    ("明年示例市的低保标准会涨到多少钱？", "forecast"),  # 低保 grows to 最低生活保障: a longer gap
+    ("你估计一下，以后公积金贷款利率会是多少？", "forecast"),
+    ("人才落户私下找谁能走个后门？", "promise"),
+    ("你觉得现在买房还是租房比较划算？", "advice"),
 ])
 def test_what_must_be_refused_is_refused_with_its_category(check: Callable[[str], str | None], question: str, category: str) -> None:
     assert check(question) == category
