@@ -216,6 +216,12 @@ class ExtractiveAnswerer:
         naming = _naming_neighbour(resolved, found, doc_id) if first.refused else ""
         if naming:
             rest = [p for p in rest if p.doc_id == naming]
+        elif missing and not acts and not first.refused:
+            # what the first choice does not state, a lower document may: it is the next one asked
+            # ("年报没按时报，会不会被罚" led to the new-company FAQ, then the fee FAQ; the late FAQ states 罚款)
+            stating = next((p.doc_id for p in rest if not unstated(query.text, [(p.section, p.text)])), None)
+            if stating is not None:
+                rest = [p for p in rest if p.doc_id == stating]
         if rest and (not first.refused or passed_over or naming or rest[0].score >= NEXT_DOCUMENT_SHARE * top.score):
             second, second_id = self._compose(query, resolved, replace(found, passages=rest))
             second = self._with_sections_left(query, resolved, second, found.catalog)

@@ -663,6 +663,33 @@ def test_an_answer_must_state_the_fee_or_time_asked_for(make_settings: Callable[
     assert not answered.refused, answered.handoff
 
 
+class LawThenJoblessRetriever(LawFirstRetriever):
+    """A test double: the law's passages first, then the unemployment guide's, then the rest."""
+
+    def search(self, question: str | Query, k: int = 8, filters: Filters | None = None) -> Retrieved:
+        found = self.inner.search(question, 12, filters)
+        lift = {"law-resident-id-card": 2.0, "guide-unemployment-benefit": 1.0}
+        passages = sorted((replace(p, score=p.score + lift.get(p.doc_id, 0.0)) for p in found.passages),
+                          key=lambda p: -p.score)
+        return replace(found, passages=passages)
+
+
+def test_what_the_first_document_does_not_state_is_looked_for_in_a_lower_one(
+        make_settings: Callable[..., Settings], e5: Embedder, tiny_corpus: Path) -> None:
+    """The law states no fee and the next document, on another matter, none either: the document
+    below them that states it answers ("年报没按时报，会不会被罚" led to the new-company FAQ, then
+    the fee FAQ, while the late-filing FAQ states the fine)."""
+    extractive = build(make_settings(), e5, tiny_corpus).answerer
+    assert isinstance(extractive, ExtractiveAnswerer)
+    ranked = ExtractiveAnswerer(cast(HybridRetriever, LawThenJoblessRetriever(extractive.retriever)), extractive.normalizer,
+                                extractive.scope, extractive.thresholds, today=extractive.today, titles=extractive.titles)
+    order = list(dict.fromkeys(p.doc_id for p in ranked.retriever.search("补办身份证要多少钱").passages))
+    assert order[:2] == ["law-resident-id-card", "guide-unemployment-benefit"] and len(order) > 2
+    fee = ranked.answer("补办身份证要多少钱")
+    assert not fee.refused and "40元" in fee.text
+    assert not {"law-resident-id-card", "guide-unemployment-benefit"} & set(fee.cited_doc_ids)
+
+
 def write_law_only(root: Path) -> Path:
     write(root / "policies" / "law-resident-id-card.md", LAW_ID_CARD)
     write(root / "guides" / "guide-unemployment-benefit.md", GUIDE_UNEMPLOYMENT)
