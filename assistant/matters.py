@@ -48,6 +48,9 @@ NOT_MATTERS = frozenset("办 办理 申请 申领 领取 去 来 要 想 能 会
 FUNCTION_TAGS = frozenset("r d df m mq q p c u uj ul uv uz ug y e o t tg f s l i z zg a ad an".split())
 HAN = re.compile(r"[\u4e00-\u9fff]{2,}")
 THING_TAGS = frozenset({"n", "nz"})  # nouns and proper nouns
+# a place names where a matter is done, not the matter ("在广州登记结婚的" asks of marriage registration;
+# other cities are `assistant.places`' to tell; session 23, a fresh batch's 粤语 question)
+PLACE_TAG = "ns"
 RARE_IN_SPEECH = 12.0  # `everyday_rarity` at least this: 护照 12.4, 医药费 13.6; 老家 11.4, 儿子 8.8
 FEW_DOCUMENTS = 0.05  # a word in at most this share of the corpus's documents names a particular matter
 QUESTION_WORDS = ("多", "几", "什么", "哪")  # 多长时间, 几时: asking, not naming
@@ -78,7 +81,7 @@ def named_matters(text: str) -> list[str]:
                 name, tag, known = token[: -len(service)], "n", True
             else:
                 continue
-            if (HAN.fullmatch(name) and known and tag not in FUNCTION_TAGS and name not in NOT_MATTERS
+            if (HAN.fullmatch(name) and known and tag not in FUNCTION_TAGS and tag != PLACE_TAG and name not in NOT_MATTERS
                     and not name.endswith(SERVICE_WORDS) and name not in found):  # 资格 of 资格认定 is no matter
                 found.append(name)
             break

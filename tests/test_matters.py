@@ -41,6 +41,7 @@ from assistant.matters import (acts_named, elsewhere_named, unheld_acts, holds, 
     ("上小学几月份开始报名", []),
     ("异地住院前未办理备案怎么办", []),
     ("迁户口能不能不回去出具证明", []),
+    ("我们在广州登记结婚的，现在能在这里离婚吗", []),  # a place names where, not what
 ])
 def test_the_word_before_a_service_word_names_the_matter(question: str, names: list[str]) -> None:
     assert named_matters(question) == names

@@ -21,6 +21,8 @@ def test_questions_asking_for_a_fee_a_time_an_age_or_a_sum_are_told_apart() -> N
     assert names("护照几年过期") == ["有效期"]
     assert names("临时备案办一次能管多久？") == ["时间", "有效期"]  # how long it holds, in days or months
     assert names("个体户最多能雇几个人？") == ["人数"]
+    assert names("残疾人证有没有有效期？") == ["有效期"]
+    assert names("年报公示后发现填错了，最多能改几次？") == ["次数"]
 
 
 def test_questions_that_only_mention_money_or_size_ask_for_no_quantity() -> None:
@@ -64,3 +66,5 @@ def test_a_validity_a_fine_and_a_share_are_stated_only_in_their_own_words() -> N
     assert not unstated("年报晚了会被罚吗", [("问答", "逾期未报的列入经营异常名录，不罚款。")])
     assert [q.name for q in unstated("能报多少比例", [("申请材料", "医疗费用发票")])] == ["比例"]
     assert not unstated("缴费比例是多少", [("收费标准", "缴费比例为20%。")])
+    assert [q.name for q in unstated("更正最多能改几次", [("办理流程", "登录公示系统修改后重新公示。")])] == ["次数"]
+    assert not unstated("公积金提取次数有限制吗", [("", "每年可提取1次。")])
