@@ -22,6 +22,7 @@ def test_questions_asking_for_a_fee_a_time_an_age_or_a_sum_are_told_apart() -> N
     assert names("临时备案办一次能管多久？") == ["时间", "有效期"]  # how long it holds, in days or months
     assert names("个体户最多能雇几个人？") == ["人数"]
     assert names("残疾人证有没有有效期？") == ["有效期"]
+    assert names("电子港澳通行证有效期系多少年？") == ["有效期"]  # 係 of 粤语, made Simplified
     assert names("年报公示后发现填错了，最多能改几次？") == ["次数"]
 
 
@@ -68,3 +69,6 @@ def test_a_validity_a_fine_and_a_share_are_stated_only_in_their_own_words() -> N
     assert not unstated("缴费比例是多少", [("收费标准", "缴费比例为20%。")])
     assert [q.name for q in unstated("更正最多能改几次", [("办理流程", "登录公示系统修改后重新公示。")])] == ["次数"]
     assert not unstated("公积金提取次数有限制吗", [("", "每年可提取1次。")])
+    # 长期 of 异地长期居住人员 is no validity; 长期有效 is
+    assert [q.name for q in unstated("备案能管几年", [("适用对象", "异地长期居住人员。")])] == ["有效期"]
+    assert not unstated("身份证能用几年", [("", "46周岁以上的长期有效。")])
