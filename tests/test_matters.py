@@ -205,3 +205,9 @@ def test_the_shipped_acts_load_and_name_the_variants_they_stand_for() -> None:
     assert all(set(act.asked) <= set(act.held) for act in acts)  # a document saying an asked word holds it
     assert [act.act for act in acts_named("护照能加急办吗", acts)] == ["加急"]
     assert [act.act for act in acts_named("公章弄丢了，补刻之前要不要登报？", acts)] == ["补发"]  # a seal is re-engraved
+    assert [act.act for act in acts_named("工伤认定申请可以在网上提交吗？", acts)] == ["网上办理"]
+    assert [act.act for act in acts_named("个税汇算手机上能办不？", acts)] == ["网上办理"]
+    assert acts_named("光在网上开店，没门面能办个体户不？", acts) == []  # selling online is no way of applying
+    online = next(act for act in acts if act.act == "网上办理")
+    assert unheld_acts([online], ["到工伤认定窗口提交申请。"]) == ["网上办理"]
+    assert unheld_acts([online], ["也可以领取电子证照。"]) == []
