@@ -57,7 +57,7 @@ QUESTION_WORDS = ("多", "几", "什么", "哪")  # 多长时间, 几时: asking
 # what a lexicon name ends with when it names a thing one holds, drives or has (not an act: 认证, 登记);
 # 证书 since session 22 (不动产权证书 asked of the driving licence's replacement FAQ)
 THING_ENDINGS = ("证", "证书", "证明", "卡", "车", "病", "执照", "牌照")
-ACT_WORDS = re.compile(r"^(申领|领取|考取|办理|申请|补办|补领|补发|换领|换发|出具|办)")  # 申领往来港澳通行证: the thing is 往来港澳通行证
+ACT_WORDS = re.compile(r"^(申领|领取|考取|办理|申请|补办|补领|补发|换领|换发|出具|办|领)")  # 申领往来港澳通行证: the thing is 往来港澳通行证
 MIN_DOCUMENTS = 20  # a smaller corpus says nothing about what it lacks
 DIRECTIONS = "来去"  # what may end a word after an act (移出来)
 

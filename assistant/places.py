@@ -27,7 +27,7 @@ NOT_PLACES = re.compile(r"(超市|城市|都市|门市|夜市|上市|集市|股�
                         r"城[东西南北中]区|新区|香港|澳门|台湾)")
 # A place the person comes from or goes to ("河南户口", "从江苏调来", "医保在浙江怎么报销") is not a
 # question about that place's rules: residence permits and transfers across provinces are national.
-MOVED_FROM_OR_TO = re.compile(r"(从|在|去|到|回|往|来自|是)$")
+MOVED_FROM_OR_TO = re.compile(r"(从|在|去|到|回|往|来自|是|老家)$")  # 老家河南的: where one is from
 PERSONAL_TIE = re.compile(r"^(户口|户籍|籍|人|话|调|迁|转|来|过来|回来)")
 
 

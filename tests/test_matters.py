@@ -82,6 +82,7 @@ def test_particular_things_are_rare_words_few_documents_name(question: str, thin
     ("我刚办了营业执照，要刻公章", ["营业执照", "公章"]),  # 刚办 says when, not what (NOT_MATTERS)
     ("驾驶证损毁，申请补发还是换发", ["驾驶证"]),  # 补发 and 换发 are acts
     ("首次办证领取时间", []),  # 办证: an act on no particular thing
+    ("冷静期也过了，一直拖着没去领证，会怎么样", []),  # 领证 too: getting whichever certificate is asked of
 ])
 def test_acts_and_words_that_name_no_matter_are_no_particular_things(question: str, things: list[str]) -> None:
     # every word here named by one document of 40, so only what the word is decides

@@ -34,6 +34,7 @@ def test_a_named_place_elsewhere_is_found(places: PlaceNames, question: str, pla
     "城区的社区服务中心在哪里",
     "异地就医怎么备案",
     "我是河南户口，在示例市怎么办居住证",  # where the person comes from: national rules apply
+    "我在示例市送外卖，老家河南的，能在这边申请临时救助吗",  # 老家: where one is from
     "从江苏调到示例市工作，社保怎么转移",
     "异地就医，医保在浙江怎么报销",
     "广东话可以考驾照吗",
