@@ -40,6 +40,9 @@ PARTICLES = frozenset("呢吗嗎吧啊呀嘛啦哦喔咯噻哈")
 # After a modal verb 不 negates what follows: "啥情况能不办" asks when one may skip it, no typo of
 # 补办 however alike they sound.
 MODALS = frozenset("能 可以 可 就 也 都 还 要 得 会 该 应该 敢 想".split())
+# Characters never typed for another: 罚 asks about a fine ("得罚多少钱" is no typo of a lexicon's
+# 发多少钱, however alike they sound; session 23, a fresh batch's question).
+NEVER_TYPOS = frozenset("罚")
 
 
 class HomophoneRepair:
@@ -66,7 +69,7 @@ class HomophoneRepair:
                 if group[0] == "不" and i > 0 and tokens[i - 1] in MODALS:
                     continue
                 word = vocabulary.sounds_like(piece)
-                if word is not None:
+                if word is not None and not any(a != b and a in NEVER_TYPOS for a, b in zip(piece, word, strict=True)):
                     out.append(word)
                     repaired.append((piece, word))
                     i += span

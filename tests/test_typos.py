@@ -89,3 +89,9 @@ def test_two_characters_are_never_repaired_by_fuzzy_sound() -> None:
 def test_a_sentence_final_particle_is_never_part_of_a_repair() -> None:
     assert HomophoneRepair(lambda: ["离婚了"]).repair("离婚呢") == ("离婚呢", ())
     assert HomophoneRepair(lambda: ["离婚了"]).repair("离婚乐")[1] == (("离婚乐", "离婚了"),)  # 乐 is no particle
+
+
+def test_a_fine_is_never_repaired_into_another_word() -> None:
+    """"得罚多少钱" asks for a fine, no typo of a lexicon's 发多少钱; "要多少前" still is one of 要多少钱."""
+    assert HomophoneRepair(lambda: ["发多少钱"]).repair("交警逮着得罚多少钱") == ("交警逮着得罚多少钱", ())
+    assert HomophoneRepair(lambda: ["要多少钱"]).repair("临时身份证要多少前")[1] == (("要多少前", "要多少钱"),)
