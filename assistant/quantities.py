@@ -1,4 +1,5 @@
-"""What a question asks to be counted (a fee, a time, an age, a sum of money) and whether an
+"""What a question asks to be counted (a fee, a time, an age, a sum of money; since session 23 a
+fine, a share or deductible, a validity, a head count and a number of times) and whether an
 answer's text states one.
 
 "办护照要多少钱" wants a fee: an answer whose text names no price and does not say it is free
