@@ -37,6 +37,7 @@ def test_questions_that_only_mention_money_or_size_ask_for_no_quantity() -> None
     assert names("住进去之后没过多久就改了结构") == []
     assert names("我的车有几个罚单还没处理，能去年检吗") == []  # a ticket is not a fine asked about
     assert names("身份证有效期快到了，怎么换？") == []  # the premise, not the question
+    assert names("子女教育每个月能申报多少") == []  # 申报 declares; 能报多少 asks a reimbursement's share
 
 
 def test_an_answer_states_a_quantity_in_its_words_or_by_its_section() -> None:
