@@ -482,6 +482,34 @@ def holdout(
     _emit({"split": split, **summary}, as_json)
 
 
+@app.command("batches")
+def batches(
+    data: Annotated[list[Path] | None, typer.Option("--data", help="Batch files (default: every eval/fresh/*.jsonl).")] = None,
+    threads: Threads = 1,
+    as_json: AsJson = False,
+) -> None:
+    """The fresh batches through the product's extractive answerer: must-refuse questions refused (by
+    kind), answerable ones refused, and answered citing the expected document."""
+    from eval.batches import ask_batch, load_batch, summarise
+
+    paths = data or sorted((Path(__file__).parent / "fresh").glob("*.jsonl"))
+    try:
+        extractive = _extractive_answerer(_settings(threads))
+        figures = {path.stem: summarise(ask_batch(extractive, load_batch(path))) for path in paths}
+    except ZhengwuError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    table = Table(title="fresh batches")
+    for column in ("batch", "refused (must refuse)", "by kind", "false refusals", "expected cited"):
+        table.add_column(column, justify="right")
+    for name, f in figures.items():
+        kinds = ", ".join(f"{kind} {got}/{of}" for kind, (got, of) in f["refusals_by_kind"].items())
+        table.add_row(name, f"{f['refusals']} of {f['must_refuse']}", kinds, f"{f['false_refusals']} of {f['answerable']}",
+                      f"{f['expected_cited']} of {f['answerable']}")
+    Console().print(table)
+    _emit(figures, as_json)
+
+
 @app.command("asked-back")
 def asked_back(
     limit: Annotated[int | None, typer.Option(min=1, help="Ask at most this many similar questions.")] = None,

@@ -391,3 +391,35 @@ def test_scope_counts_what_the_rules_refuse_in_external_texts(tmp_path: Path) ->
     assert other["per_category"] == {"chitchat": 1}  # another rules file, the same texts
     bad = runner.invoke(app, ["scope", "--data", str(messages)])  # no field named
     assert bad.exit_code == 1 and "PATH:FIELD" in bad.output
+
+
+def test_batches_counts_refusals_by_kind_false_refusals_and_the_expected_document(tmp_path: Path, tiny_corpus: Path) -> None:
+    env = _eval_env(tmp_path, tiny_corpus)
+    rows = [
+        {"q": "身份证丢了怎么补办", "expect": "居民身份证补领", "kind": "answerable", "style": "standard"},
+        {"q": "身份证丢了怎么补办", "expect": "失业保险金申领", "kind": "answerable", "style": "standard"},  # another document
+        {"q": "明天买哪只股票能涨", "expect": "REFUSE", "kind": "offscope", "style": "colloquial"},
+    ]
+    batch = tmp_path / "tiny.jsonl"
+    batch.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    result = runner.invoke(app, ["batches", "--data", str(batch), "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout.strip().splitlines()[-1])["tiny"]
+    assert (figures["must_refuse"], figures["refusals"], figures["refusals_by_kind"]) == (1, 1, {"offscope": [1, 1]})
+    assert (figures["answerable"], figures["false_refusals"], figures["expected_cited"]) == (2, 0, 1)
+    assert figures["missed"] == ["身份证丢了怎么补办"]
+    batch.write_text('{"q": "身份证丢了怎么补办"}\n', encoding="utf-8")  # no "expect"
+    broken = runner.invoke(app, ["batches", "--data", str(batch)], env=env)
+    assert broken.exit_code == 1 and "tiny.jsonl:1" in broken.output
+
+
+def test_the_shipped_fresh_batches_load_and_name_only_corpus_titles() -> None:
+    from eval.batches import load_batch
+
+    root = Path(__file__).resolve().parents[1]
+    titles = {line.split(":", 1)[1].strip() for path in (root / "corpus").rglob("*.md")
+              for line in path.read_text(encoding="utf-8").splitlines()[:4] if line.startswith("title:")}
+    batches = sorted((root / "eval" / "fresh").glob("*.jsonl"))
+    questions = [q for path in batches for q in load_batch(path)]
+    assert len(batches) == 4 and len(questions) == 320
+    assert {q.expect for q in questions if not q.must_refuse} <= titles
