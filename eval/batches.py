@@ -8,13 +8,13 @@ document. A batch is independent only for the changes made before it was read (R
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from assistant.errors import LoadError
+from eval.questions import read_rows
 
 if TYPE_CHECKING:
     from assistant.answering import ExtractiveAnswerer
@@ -50,19 +50,8 @@ class BatchResult:
 
 def load_batch(path: Path) -> list[BatchQuestion]:
     """Read a batch; a bad line is an error naming the line."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LoadError(path, f"cannot read: {exc}") from exc
     questions = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            row = json.loads(line)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            raise LoadError(where, "not valid JSON") from exc
+    for where, row in read_rows(path):
         if not isinstance(row, dict) or not all(isinstance(row.get(name), str) and row[name].strip() for name in ("q", "expect")):
             raise LoadError(where, "a line must be a JSON object with non-empty \"q\" and \"expect\"")
         questions.append(BatchQuestion(row["q"], row["expect"], str(row.get("kind", "")), str(row.get("style", ""))))

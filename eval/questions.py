@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -58,12 +59,24 @@ def split_of(key: str) -> Literal["dev", "test"]:
 
 def load_questions(path: Path, split: Split = "all") -> list[EvalQuestion]:
     """Load and validate the eval set; a bad line is an error naming the line (staff fix it)."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise LoadError(path, f"cannot read: {exc.strerror or exc}") from exc
     questions: list[EvalQuestion] = []
     seen: set[str] = set()
+    for where, row in read_rows(path):
+        question = _parse(row, where)
+        if question.id in seen:
+            raise LoadError(where, f"duplicate id {question.id!r}")
+        seen.add(question.id)
+        questions.append(question)
+    return [q for q in questions if split == "all" or q.split == split]
+
+
+def read_rows(path: Path) -> Iterator[tuple[str, object]]:
+    """The JSON value of each non-empty line of a JSON Lines file, with where it is (`path:line`);
+    an unreadable file or a line that is no JSON is an error naming it."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LoadError(path, f"cannot read: {getattr(exc, 'strerror', None) or exc}") from exc
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -74,12 +87,7 @@ def load_questions(path: Path, split: Split = "all") -> list[EvalQuestion]:
             raise LoadError(where, f"not valid JSON ({exc.msg})") from exc
         except RecursionError as exc:
             raise LoadError(where, "JSON nested too deeply") from exc
-        question = _parse(row, where)
-        if question.id in seen:
-            raise LoadError(where, f"duplicate id {question.id!r}")
-        seen.add(question.id)
-        questions.append(question)
-    return [q for q in questions if split == "all" or q.split == split]
+        yield where, row
 
 
 def _parse(row: object, where: str) -> EvalQuestion:
