@@ -533,8 +533,8 @@ class ExtractiveAnswerer:
             stating = next((name for name in wanted if name not in BASIS_SECTIONS and states(name)), None)
             if stating is None and any(quantity.anywhere for quantity in quantities):
                 # another section retrieval found states it: the passport's 有效期 is in 受理条件
-                found = list(dict.fromkeys(p.section for p in passages))
-                stating = next((name for name in found if name in available and name not in wanted
+                retrieved = list(dict.fromkeys(p.section for p in passages))
+                stating = next((name for name in retrieved if name in available and name not in wanted
                                 and name not in BASIS_SECTIONS and name != "事项名称" and states(name)), None)
                 if stating is not None:
                     wanted.append(stating)

@@ -1,5 +1,5 @@
 """Fresh batches (`eval/fresh/*.jsonl`): questions written by helpers who saw the corpus but
-neither the eval set nor the code, each `{"q", "expect", "kind", "style", "aspect"}` with `expect`
+neither the eval set nor the code, each `{"q", "expect", "kind", …}` (style and aspect kept for reading) with `expect`
 the title of the document that states the answer or "REFUSE". Asked through the product's
 extractive answerer: how many must-refuse questions it refused (by `kind`: detail, uncovered,
 offscope), how many answerable ones it refused, and how many it answered citing the expected
@@ -27,7 +27,6 @@ class BatchQuestion:
     question: str
     expect: str  # a document title, or REFUSE
     kind: str  # answerable, detail, uncovered or offscope
-    style: str
 
     @property
     def must_refuse(self) -> bool:
@@ -54,17 +53,15 @@ def load_batch(path: Path) -> list[BatchQuestion]:
     for where, row in read_rows(path):
         if not isinstance(row, dict) or not all(isinstance(row.get(name), str) and row[name].strip() for name in ("q", "expect")):
             raise LoadError(where, "a line must be a JSON object with non-empty \"q\" and \"expect\"")
-        questions.append(BatchQuestion(row["q"], row["expect"], str(row.get("kind", "")), str(row.get("style", ""))))
+        questions.append(BatchQuestion(row["q"], row["expect"], str(row.get("kind", ""))))
     return questions
 
 
 def ask_batch(extractive: ExtractiveAnswerer, questions: list[BatchQuestion]) -> list[BatchResult]:
-    catalog = extractive.retriever.live_catalog()
-    titles = {doc_id: entry.title for doc_id, entry in catalog.documents.items()}
     results = []
     for asked in questions:
         answer = extractive.answer(asked.question)
-        results.append(BatchResult(asked, answer.refused, tuple(titles.get(c.doc_id, c.doc_id) for c in answer.citations)))
+        results.append(BatchResult(asked, answer.refused, tuple(citation.title for citation in answer.citations)))
     return results
 
 
